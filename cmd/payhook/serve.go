@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/delivery"
+	"github.com/payhook/payhook/gateway"
+	"github.com/payhook/payhook/gateway/sandbox"
+	"github.com/payhook/payhook/service"
+	"github.com/payhook/payhook/sqlite"
+	"github.com/payhook/payhook/web"
+)
+
+// options are the flags of serve and migrate, each with its PAYHOOK_* twin.
+type options struct {
+	addr           string
+	database       string
+	baseURL        string
+	smtpURL        string
+	allowPrivate   bool
+	perDestination int
+	logFormat      string
+	logLevel       string
+}
+
+// envString returns the environment variable's value, or def when it is unset.
+func envString(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envBool(name string, def bool) (bool, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+func envInt(name string, def int) (int, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a whole number", name, v)
+	}
+	return n, nil
+}
+
+func parseOptions(name string, args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("payhook "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	allow, err := envBool("PAYHOOK_ALLOW_PRIVATE_URLS", false)
+	if err != nil {
+		return nil, err
+	}
+	per, err := envInt("PAYHOOK_PER_DESTINATION", 64)
+	if err != nil {
+		return nil, err
+	}
+	fs.StringVar(&o.addr, "addr", envString("PAYHOOK_ADDR", "127.0.0.1:8080"), "address to listen on (PAYHOOK_ADDR)")
+	fs.StringVar(&o.database, "database", envString("PAYHOOK_DATABASE", "payhook.db"), "SQLite file, or a postgres:// URL (PAYHOOK_DATABASE)")
+	fs.StringVar(&o.baseURL, "base-url", envString("PAYHOOK_BASE_URL", ""), "how customers reach the checkout pages (PAYHOOK_BASE_URL; default http:// + the address)")
+	fs.StringVar(&o.smtpURL, "smtp-url", envString("PAYHOOK_SMTP_URL", ""), "SMTP server for error emails, smtp://user:pass@host:port (PAYHOOK_SMTP_URL)")
+	fs.BoolVar(&o.allowPrivate, "allow-private-urls", allow, "let webhook URLs reach loopback and private addresses (PAYHOOK_ALLOW_PRIVATE_URLS)")
+	fs.IntVar(&o.perDestination, "per-destination", per, "concurrent attempts to one scheme+host at most (PAYHOOK_PER_DESTINATION)")
+	fs.StringVar(&o.logFormat, "log-format", envString("PAYHOOK_LOG_FORMAT", "text"), "log format: text or json (PAYHOOK_LOG_FORMAT)")
+	fs.StringVar(&o.logLevel, "log-level", envString("PAYHOOK_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PAYHOOK_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.baseURL == "" {
+		o.baseURL = "http://" + o.addr
+	}
+	o.baseURL = strings.TrimSuffix(o.baseURL, "/")
+	if err := payhook.ValidateWebhookURL(o.baseURL, 2000); err != nil {
+		return nil, fmt.Errorf("--base-url %q: %v", o.baseURL, err)
+	}
+	if o.perDestination < 1 {
+		return nil, fmt.Errorf("--per-destination must be at least 1")
+	}
+	return o, nil
+}
+
+func newLogger(o *options, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if o.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func openStore(ctx context.Context, database string) (*sqlite.Store, error) {
+	if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
+		return nil, errors.New("PostgreSQL is not supported by this build yet: use a SQLite file path")
+	}
+	return sqlite.Open(ctx, database)
+}
+
+func runMigrate(args []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions("migrate", args, stderr)
+	if err != nil {
+		return usageExit(err, stderr)
+	}
+	if strings.HasPrefix(o.database, "postgres") {
+		fmt.Fprintln(stderr, "payhook migrate: PostgreSQL is not supported by this build yet")
+		return 1
+	}
+	n, err := sqlite.Migrate(context.Background(), o.database)
+	if err != nil {
+		fmt.Fprintf(stderr, "payhook migrate: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "payhook migrate: %d migration(s) applied to %s\n", n, o.database)
+	return 0
+}
+
+func usageExit(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "payhook: %v\n", err)
+	return 2
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions("serve", args, stderr)
+	if err != nil {
+		return usageExit(err, stderr)
+	}
+	log := newLogger(o, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, o, log, stdout); err != nil {
+		log.Error("payhook serve stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the service until ctx ends, then shuts down gracefully: no new requests,
+// requests in flight finish, attempts in flight finish (or are handed back), writes are
+// committed.
+func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) error {
+	store, err := openStore(ctx, o.database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), payhook.NewSessionID()[:8])
+
+	var svc *service.Service
+	engine := delivery.New(delivery.Config{
+		Store:          store,
+		Settings:       func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) },
+		Sender:         delivery.NewSender(o.allowPrivate, nil),
+		Owner:          owner,
+		PerDestination: o.perDestination,
+		Logger:         log,
+	})
+	svc = service.New(service.Config{Store: store, Engine: engine,
+		Gateways: gateway.NewRegistry(sandbox.Defaults()...), Logger: log, BaseURL: o.baseURL})
+	newKey, err := svc.Bootstrap(ctx, os.Getenv("PAYHOOK_API_KEY"))
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if newKey != "" {
+		fmt.Fprintf(stdout, "payhook: created an API key (shown only this once; keep it):\n\n    %s\n\n", newKey)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(delivery.Collectors()...)
+	handler, err := web.New(web.Config{Service: svc, Logger: log, Metrics: reg})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	engine.Start()
+	log.Info("payhook listening", "addr", ln.Addr().String(), "base_url", o.baseURL, "database", o.database,
+		"allow_private_urls", o.allowPrivate)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests and attempts in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	ectx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := engine.Shutdown(ectx); err != nil {
+		log.Warn("delivery shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}

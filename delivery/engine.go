@@ -1,0 +1,337 @@
+// Package delivery carries out the delivery of notifications (SPEC §4): it POSTs each
+// notification, records every attempt, retries only attempts that got no answer after the
+// constant backoff, and resumes after a restart whatever was not finished.
+//
+// New notifications are handed over in memory right after their commit (Deliver,
+// Enqueue), so nothing polls in the hot path; a sweep at start and on a slow timer claims
+// from the database what is due and not in memory (retries left by a crash, leases that
+// expired). The database is the truth, the hand-off a shortcut.
+//
+// Per-destination limits (a semaphore per scheme and host) keep one dead merchant from
+// holding every attempt: the other destinations never wait behind it.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/payhook/payhook"
+)
+
+// Store is what the engine needs of the store.
+type Store interface {
+	RecordAttempt(ctx context.Context, id string, a payhook.Attempt, status payhook.Status, next time.Time, lease payhook.Lease) error
+	ClaimDue(ctx context.Context, now time.Time, lease payhook.Lease, limit int) ([]*payhook.Notification, error)
+	ReleaseLease(ctx context.Context, id string) error
+}
+
+// Config configures an engine.
+type Config struct {
+	Store Store
+	// Settings returns the current settings; they apply to each attempt as it starts.
+	Settings func(ctx context.Context) (payhook.Settings, error)
+	Sender   *Sender
+	// Owner names this process in leases.
+	Owner string
+	// PerDestination bounds the concurrent attempts to one scheme+host (default 64).
+	PerDestination int
+	// SweepInterval is how often the database is swept for due notifications (default 1s).
+	SweepInterval time.Duration
+	// OnFinished, when set, is called once a notification's round ends delivered or
+	// failed (error emails hang here).
+	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
+	Clock      payhook.Clock
+	Logger     *slog.Logger
+}
+
+// Result is how a notification's round of attempts ended.
+type Result struct {
+	Status     payhook.Status // delivered or failed; pending when the engine stopped first
+	StatusCode int            // the last attempt's answer, 0 without one
+}
+
+// Engine delivers notifications.
+type Engine struct {
+	cfg      Config
+	ctx      context.Context // lives until Shutdown; attempts are never tied to a request
+	cancel   context.CancelFunc
+	stopping chan struct{}
+	wg       sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight map[string]bool
+	dests    map[string]*destination
+	stopped  bool
+}
+
+type destination struct {
+	slots chan struct{}
+	users int
+}
+
+// leaseMargin is added to the longest a step can take before a lease is considered lost.
+const leaseMargin = 60 * time.Second
+
+// maxInflight bounds the notifications the sweep brings into memory.
+const maxInflight = 20000
+
+// New returns an engine; Start begins the sweeps.
+func New(cfg Config) *Engine {
+	if cfg.PerDestination <= 0 {
+		cfg.PerDestination = 64
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, stopping: make(chan struct{}),
+		inflight: map[string]bool{}, dests: map[string]*destination{}}
+}
+
+// Lease returns the lease a newly stored pending notification should carry, so that the
+// sweep leaves it to the in-memory hand-off.
+func (e *Engine) Lease(s payhook.Settings) payhook.Lease {
+	return payhook.Lease{Owner: e.cfg.Owner, Until: e.cfg.Clock.Now().Add(s.TimeoutDuration() + leaseMargin)}
+}
+
+// Start sweeps the database now and then every SweepInterval until Shutdown.
+func (e *Engine) Start() {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(e.cfg.SweepInterval)
+		defer t.Stop()
+		for {
+			e.sweep()
+			select {
+			case <-t.C:
+			case <-e.stopping:
+				return
+			}
+		}
+	}()
+}
+
+func (e *Engine) sweep() {
+	for {
+		e.mu.Lock()
+		room := maxInflight - len(e.inflight)
+		e.mu.Unlock()
+		if room <= 0 {
+			return
+		}
+		st, err := e.cfg.Settings(e.ctx)
+		if err != nil {
+			e.cfg.Logger.Error("sweep: load settings", "err", err)
+			return
+		}
+		batch := min(room, 500)
+		notes, err := e.cfg.Store.ClaimDue(e.ctx, e.cfg.Clock.Now(), e.Lease(st), batch)
+		if err != nil {
+			if e.ctx.Err() == nil {
+				e.cfg.Logger.Error("sweep: claim due notifications", "err", err)
+			}
+			return
+		}
+		for _, n := range notes {
+			e.Enqueue(n)
+		}
+		if len(notes) < batch {
+			return
+		}
+	}
+}
+
+// Deliver starts delivering n at once and returns a channel that receives how its round
+// ended. The delivery goes on whatever the caller does with the channel.
+func (e *Engine) Deliver(n *payhook.Notification) <-chan Result {
+	done := make(chan Result, 1)
+	if !e.start(n, done) {
+		done <- Result{Status: payhook.StatusPending}
+	}
+	return done
+}
+
+// Enqueue starts delivering n in the background.
+func (e *Engine) Enqueue(n *payhook.Notification) { e.start(n, nil) }
+
+func (e *Engine) start(n *payhook.Notification, done chan Result) bool {
+	e.mu.Lock()
+	if e.stopped || e.inflight[n.ID] {
+		e.mu.Unlock()
+		return false
+	}
+	e.inflight[n.ID] = true
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go e.run(n, done)
+	return true
+}
+
+// Inflight returns how many notifications are in memory (attempting or waiting to retry).
+func (e *Engine) Inflight() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.inflight)
+}
+
+func (e *Engine) run(n *payhook.Notification, done chan Result) {
+	defer e.wg.Done()
+	res := Result{Status: payhook.StatusPending}
+	defer func() {
+		e.mu.Lock()
+		delete(e.inflight, n.ID)
+		e.mu.Unlock()
+		if done != nil {
+			done <- res
+		}
+	}()
+	log := e.cfg.Logger.With("notification", n.ID, "url", n.URL)
+	// A retry due later (claimed by the sweep early, or handed over after a resend) waits.
+	if wait := n.NextAttemptAt.Sub(e.cfg.Clock.Now()); wait > 0 && !e.sleep(wait) {
+		e.release(n.ID)
+		return
+	}
+	for {
+		st, err := e.cfg.Settings(e.ctx)
+		if err != nil {
+			log.Error("load settings", "err", err)
+			e.release(n.ID)
+			return
+		}
+		release, ok := e.acquire(n.URL)
+		if !ok {
+			e.release(n.ID)
+			return
+		}
+		a, outcome := e.cfg.Sender.Send(e.ctx, st, Message{ID: n.ID, URL: n.URL, Body: n.Body, ContentType: n.ContentType})
+		release()
+		if e.ctx.Err() != nil {
+			// Shutdown cut the attempt short: it does not count; the next process retries.
+			e.release(n.ID)
+			return
+		}
+		observe(outcome.StatusCode, outcome.NoAnswer, a.Duration.Seconds())
+		round := n.RoundAttempts + 1
+		step := payhook.NextStep(st, round, outcome)
+		var next time.Time
+		var lease payhook.Lease
+		if step.Status == payhook.StatusPending {
+			next = e.cfg.Clock.Now().Add(step.RetryAfter)
+			lease = payhook.Lease{Owner: e.cfg.Owner, Until: next.Add(st.TimeoutDuration() + leaseMargin)}
+		}
+		if err := e.cfg.Store.RecordAttempt(e.ctx, n.ID, a, step.Status, next, lease); err != nil {
+			// Not recorded: leave it to the sweep once the lease runs out (at least once).
+			log.Error("record attempt", "err", err)
+			return
+		}
+		n.RoundAttempts = round
+		n.Attempts = append(n.Attempts, a)
+		res = Result{Status: step.Status, StatusCode: a.StatusCode}
+		log.Debug("attempt", "number", round, "status_code", a.StatusCode, "error", a.Error, "next", step.Status)
+		if step.Status != payhook.StatusPending {
+			finishedTotal.WithLabelValues(string(step.Status)).Inc()
+			if e.cfg.OnFinished != nil {
+				e.cfg.OnFinished(n, step.Status, a)
+			}
+			return
+		}
+		if !e.sleep(step.RetryAfter) {
+			e.release(n.ID)
+			return
+		}
+	}
+}
+
+// sleep waits d, or returns false when the engine stops first.
+func (e *Engine) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-e.stopping:
+		return false
+	}
+}
+
+// release hands a notification back to the database for the next sweep (or process).
+func (e *Engine) release(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.cfg.Store.ReleaseLease(ctx, id); err != nil {
+		e.cfg.Logger.Error("release lease", "notification", id, "err", err)
+	}
+}
+
+// destinationKey groups URLs by scheme and host: the unit of the per-destination limit.
+func destinationKey(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// acquire takes a slot of the URL's destination, or returns false when the engine stops.
+func (e *Engine) acquire(rawURL string) (func(), bool) {
+	key := destinationKey(rawURL)
+	e.mu.Lock()
+	d := e.dests[key]
+	if d == nil {
+		d = &destination{slots: make(chan struct{}, e.cfg.PerDestination)}
+		e.dests[key] = d
+	}
+	d.users++
+	e.mu.Unlock()
+	drop := func() {
+		e.mu.Lock()
+		if d.users--; d.users == 0 {
+			delete(e.dests, key)
+		}
+		e.mu.Unlock()
+	}
+	select {
+	case d.slots <- struct{}{}:
+		return func() { <-d.slots; drop() }, true
+	case <-e.stopping:
+		drop()
+		return nil, false
+	}
+}
+
+// ErrShutdownTimeout is returned by Shutdown when attempts were still running at its
+// deadline; they were canceled and handed back to the database.
+var ErrShutdownTimeout = errors.New("delivery: attempts canceled at shutdown deadline")
+
+// Shutdown stops the sweeps and the waits between attempts (those notifications stay due
+// in the database), lets the attempts in flight finish until ctx ends, then cancels them.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.stopped {
+		e.stopped = true
+		close(e.stopping)
+	}
+	e.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { e.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+		e.cancel()
+		return nil
+	case <-ctx.Done():
+		e.cancel()
+		<-finished
+		return ErrShutdownTimeout
+	}
+}

@@ -1,0 +1,83 @@
+// Package sandbox is payhook's sandbox gateway: no acquirer, the card number decides.
+//
+//	4111111111111111  success
+//	4000000000000002  declined (result "failed")
+//	4000000000000119  gateway error (result "error")
+//
+// Any other valid card number is declined, with a message naming the test cards.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/gateway"
+)
+
+// The test cards.
+const (
+	CardSuccess  = "4111111111111111"
+	CardDeclined = "4000000000000002"
+	CardError    = "4000000000000119"
+)
+
+// Gateway is a sandbox gateway.
+type Gateway struct {
+	code      string
+	operation string
+}
+
+// New returns a sandbox gateway with a code that purchases or authorizes.
+func New(code, operation string) *Gateway { return &Gateway{code: code, operation: operation} }
+
+// Defaults returns the gateways that exist from the first start: credit-card (purchase)
+// and credit-card-auth (authorize).
+func Defaults() []gateway.Gateway {
+	return []gateway.Gateway{New("credit-card", gateway.OperationPurchase), New("credit-card-auth", gateway.OperationAuthorize)}
+}
+
+// Code implements gateway.Gateway.
+func (g *Gateway) Code() string { return g.code }
+
+// Name implements gateway.Gateway.
+func (g *Gateway) Name() string { return "sandbox" }
+
+// Operation implements gateway.Gateway.
+func (g *Gateway) Operation() string { return g.operation }
+
+// Sandbox implements gateway.Gateway.
+func (g *Gateway) Sandbox() bool { return true }
+
+// Pay implements gateway.Gateway: the card number decides the outcome.
+func (g *Gateway) Pay(ctx context.Context, r gateway.PaymentRequest) (gateway.PaymentResult, error) {
+	resp := map[string]any{"gateway": "sandbox", "operation": g.operation, "session_id": r.SessionID,
+		"amount": r.Amount.Format(r.Currency), "currency_code": r.Currency, "card_number": r.Card.Masked()}
+	var out gateway.PaymentResult
+	switch r.Card.Number {
+	case CardSuccess:
+		out.Result = payhook.ResultSuccess
+		out.Message = "Approved"
+		resp["result"], resp["response_code"] = "CAPTURED", "00"
+		if g.operation == gateway.OperationAuthorize {
+			out.Message, resp["result"] = "Authorized", "APPROVED"
+		}
+	case CardDeclined:
+		out.Result, out.Message = payhook.ResultFailed, "Declined by the issuer (sandbox test card)"
+		resp["result"], resp["response_code"] = "NOT CAPTURED", "05"
+	case CardError:
+		out.Result, out.Message = payhook.ResultError, "Gateway error (sandbox test card)"
+		resp["result"], resp["response_code"] = "ERROR", "96"
+	default:
+		out.Result = payhook.ResultFailed
+		out.Message = "Card not recognised by the sandbox: use 4111111111111111 (success), 4000000000000002 (declined) or 4000000000000119 (error)"
+		resp["result"], resp["response_code"] = "NOT CAPTURED", "14"
+	}
+	resp["message"] = out.Message
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return out, err
+	}
+	out.Response = b
+	return out, nil
+}

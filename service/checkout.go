@@ -1,0 +1,262 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/delivery"
+	"github.com/payhook/payhook/gateway"
+	"github.com/payhook/payhook/payload"
+)
+
+// CreateCheckout validates a Checkout API body and stores the new transaction.
+func (s *Service) CreateCheckout(ctx context.Context, body map[string]json.RawMessage, origin payhook.Origin) (*payhook.Transaction, error) {
+	req, err := payhook.DecodeCheckoutRequest(body, func(code string) bool { _, err := s.gateways.Get(code); return err == nil })
+	if err != nil {
+		return nil, err
+	}
+	t := payhook.NewTransaction(req, origin, s.clock.Now())
+	g, err := s.gateways.Get(req.PGCodes[0])
+	if err != nil {
+		return nil, err
+	}
+	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
+	if err := s.store.CreateTransaction(ctx, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Transaction returns a transaction by session id.
+func (s *Service) Transaction(ctx context.Context, sessionID string) (*payhook.Transaction, error) {
+	return s.store.Transaction(ctx, sessionID)
+}
+
+// CheckoutURL is the hosted checkout page of a session (the checkout answer's checkout_url).
+func (s *Service) CheckoutURL(sessionID string) string {
+	return s.baseURL + "/b/checkout/redirect/start/?session_id=" + sessionID
+}
+
+// CheckoutPageURL is the session's page under its own path (checkout_page_url).
+func (s *Service) CheckoutPageURL(sessionID string) string {
+	return s.baseURL + "/b/checkout/" + sessionID + "/"
+}
+
+// SummaryURL is the payment summary page of a session.
+func (s *Service) SummaryURL(sessionID string) string {
+	return s.baseURL + "/b/checkout/" + sessionID + "/summary/"
+}
+
+// PaymentOutcome is what a payment (or a cancel) on the checkout page led to.
+type PaymentOutcome struct {
+	Transaction *payhook.Transaction
+	// Redirect is where the customer goes now (SPEC §1.3).
+	Redirect string
+	// Notification is the status of the notification whose answer decided the redirect,
+	// "" when none was sent.
+	Notification payhook.Status
+}
+
+func (s *Service) lockSession(id string) func() {
+	m, _ := s.payLocks.LoadOrStore(id, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return func() { mu.Unlock(); s.payLocks.Delete(id) }
+}
+
+// payable loads a transaction the customer may still pay or cancel.
+func (s *Service) payable(ctx context.Context, sessionID string) (*payhook.Transaction, error) {
+	t, err := s.store.Transaction(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if !t.State.Payable() {
+		return t, payhook.Errorf(payhook.ECONFLICT, "This payment is already %s.", t.State)
+	}
+	if !s.clock.Now().Before(t.ExpiresAt) {
+		return t, payhook.Errorf(payhook.ECONFLICT, "This payment link has expired.")
+	}
+	return t, nil
+}
+
+// Pay sends the customer's card to the gateway pgCode (the transaction's first when
+// empty), records the outcome, sends the payment notification and waits for the answer
+// that decides the redirect. The delivery goes on if ctx ends first (the customer's
+// browser gave up); the redirect is then the summary page.
+func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gateway.Card) (*PaymentOutcome, error) {
+	defer s.lockSession(sessionID)()
+	t, err := s.payable(ctx, sessionID)
+	if err != nil {
+		return &PaymentOutcome{Transaction: t}, err
+	}
+	if pgCode == "" {
+		pgCode = t.PGCodes[0]
+	}
+	if !contains(t.PGCodes, pgCode) {
+		return &PaymentOutcome{Transaction: t}, &payhook.Error{Code: payhook.EINVALID, Message: "invalid input",
+			Fields: map[string][]string{"pg_code": {fmt.Sprintf("%q is not offered for this payment.", pgCode)}}}
+	}
+	now := s.clock.Now()
+	if err := card.Validate(now); err != nil {
+		return &PaymentOutcome{Transaction: t}, err
+	}
+	g, err := s.gateways.Get(pgCode)
+	if err != nil {
+		return &PaymentOutcome{Transaction: t}, err
+	}
+	res, err := g.Pay(ctx, gateway.PaymentRequest{SessionID: t.SessionID, Amount: t.Amount, Currency: t.Currency, Card: card})
+	if err != nil {
+		return &PaymentOutcome{Transaction: t}, fmt.Errorf("gateway %s: %w", pgCode, err)
+	}
+	from := t.State
+	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
+	t.GatewayResponse, t.Result, t.Message = res.Response, res.Result, res.Message
+	t.Card = &payhook.Card{Masked: card.Masked(), Expiry: card.Expiry, Holder: card.Holder}
+	switch res.Result {
+	case payhook.ResultSuccess:
+		if g.Operation() == gateway.OperationAuthorize {
+			t.State = payhook.StateAuthorized
+		} else {
+			t.State, t.PaidAmount = payhook.StatePaid, t.Amount
+		}
+	case payhook.ResultCanceled:
+		t.State = payhook.StateCanceled
+	default: // failed, error
+		t.State = payhook.StateFailed
+	}
+	return s.settle(ctx, t, from)
+}
+
+// Cancel records that the customer canceled on the checkout page, and notifies like Pay.
+func (s *Service) Cancel(ctx context.Context, sessionID string) (*PaymentOutcome, error) {
+	defer s.lockSession(sessionID)()
+	t, err := s.payable(ctx, sessionID)
+	if err != nil {
+		return &PaymentOutcome{Transaction: t}, err
+	}
+	from := t.State
+	t.State, t.Result, t.Message = payhook.StateCanceled, payhook.ResultCanceled, "Canceled by the customer"
+	return s.settle(ctx, t, from)
+}
+
+// settle stores the transaction's new state with its payment notifications, hands them
+// to the engine and waits for the one that decides the redirect.
+func (s *Service) settle(ctx context.Context, t *payhook.Transaction, from payhook.State) (*PaymentOutcome, error) {
+	c, err := s.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	t.UpdatedAt = now.UTC()
+	recipients := payhook.PaymentRecipients(c.settings, c.plugins[t.Type], t, false)
+	notes, err := s.notifications(payhook.KindPayment, t, recipients, payload.Payment(t, now), c.settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.UpdateTransaction(ctx, t, []payhook.State{from}, notes, s.engine.Lease(c.settings)); err != nil {
+		return &PaymentOutcome{Transaction: t}, err
+	}
+	var decider <-chan delivery.Result
+	for _, n := range notes {
+		switch {
+		case n.Status != payhook.StatusPending:
+		case n.RedirectDecider:
+			decider = s.engine.Deliver(n)
+		default:
+			s.engine.Enqueue(n)
+		}
+	}
+	out := &PaymentOutcome{Transaction: t, Redirect: s.SummaryURL(t.SessionID)}
+	if decider == nil {
+		if t.RedirectURL != "" {
+			out.Redirect = redirectWithParams(t)
+		}
+		return out, nil
+	}
+	select {
+	case r := <-decider:
+		out.Notification = r.Status
+		if r.Status == payhook.StatusDelivered && r.StatusCode == 200 && t.RedirectURL != "" {
+			out.Redirect = redirectWithParams(t)
+		}
+	case <-ctx.Done():
+		out.Notification = payhook.StatusPending
+	}
+	return out, nil
+}
+
+// notifications renders a payload once and makes one notification per recipient.
+func (s *Service) notifications(kind payhook.Kind, t *payhook.Transaction, rs []payhook.Recipient, tree map[string]any, st payhook.Settings) ([]*payhook.Notification, error) {
+	body, ct, err := payload.Encode(tree, st)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now().UTC()
+	out := make([]*payhook.Notification, len(rs))
+	for i, r := range rs {
+		n := &payhook.Notification{ID: payhook.NewNotificationID(), Kind: kind, SessionID: t.SessionID,
+			ReferenceNumber: t.ReferenceNumber, URL: r.URL, Status: payhook.StatusPending, Reason: r.Reason,
+			RedirectDecider: r.RedirectDecider, CreatedAt: now, UpdatedAt: now, Body: body, ContentType: ct,
+			NextAttemptAt: now}
+		if r.Reason != "" {
+			n.Status, n.NextAttemptAt = payhook.StatusNotSent, now
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// redirectWithParams appends order_no, reference_number, session_id and the extra keys to
+// the transaction's redirect_url, keeping the query it already has.
+func redirectWithParams(t *payhook.Transaction) string {
+	u, err := url.Parse(t.RedirectURL)
+	if err != nil {
+		return t.RedirectURL
+	}
+	q := u.Query()
+	extra := t.ExtraMap()
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		q.Set(k, queryValue(extra[k]))
+	}
+	if t.OrderNo != "" {
+		q.Set("order_no", t.OrderNo)
+	}
+	q.Set("reference_number", t.ReferenceNumber)
+	q.Set("session_id", t.SessionID)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func queryValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return strings.Trim(string(b), `"`)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Open reports whether a transaction's checkout has not expired yet.
+func (s *Service) Open(t *payhook.Transaction) bool { return s.clock.Now().Before(t.ExpiresAt) }

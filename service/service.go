@@ -1,0 +1,253 @@
+// Package service is payhook's one service layer: the APIs, the hosted checkout pages
+// and (later) the dashboard call the same methods, so a button and its API do the same
+// thing through the same code.
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/delivery"
+	"github.com/payhook/payhook/gateway"
+	"github.com/payhook/payhook/signature"
+)
+
+// Service carries out payhook's use cases.
+type Service struct {
+	store    payhook.Store
+	engine   *delivery.Engine
+	gateways *gateway.Registry
+	clock    payhook.Clock
+	log      *slog.Logger
+	baseURL  string
+
+	payLocks sync.Map // session id → *sync.Mutex: one payment at a time per session
+
+	mu       sync.Mutex
+	cfg      *config // cached settings and plugin settings
+	cfgUntil time.Time
+	keys     map[string]time.Time // API key hash → cached until
+}
+
+// config is a snapshot of the webhook configuration.
+type config struct {
+	settings payhook.Settings
+	plugins  map[payhook.Plugin]payhook.PluginSettings
+}
+
+// configTTL bounds how long a process trusts its cached configuration; a change made in
+// this process applies at once (the cache is dropped), one made by another process sharing
+// the database within configTTL.
+const configTTL = time.Second
+
+// Config configures a service.
+type Config struct {
+	Store    payhook.Store
+	Engine   *delivery.Engine
+	Gateways *gateway.Registry
+	Clock    payhook.Clock
+	Logger   *slog.Logger
+	// BaseURL is how customers reach the checkout pages, e.g. "http://127.0.0.1:8080".
+	BaseURL string
+}
+
+// New returns a service.
+func New(c Config) *Service {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &Service{store: c.Store, engine: c.Engine, gateways: c.Gateways, clock: c.Clock,
+		log: c.Logger, baseURL: c.BaseURL, keys: map[string]time.Time{}}
+}
+
+// BaseURL is how customers reach the checkout pages.
+func (s *Service) BaseURL() string { return s.baseURL }
+
+// Gateways returns the gateway registry.
+func (s *Service) Gateways() *gateway.Registry { return s.gateways }
+
+// Bootstrap makes sure the settings exist (generating the HMAC key at first start) and
+// that an API key exists: apiKey, when given, is accepted from now on; otherwise, when
+// there is none yet, one is created and returned (to be printed once).
+func (s *Service) Bootstrap(ctx context.Context, apiKey string) (newKey string, err error) {
+	if _, ok, err := s.store.Settings(ctx); err != nil {
+		return "", err
+	} else if !ok {
+		if err := s.store.SaveSettings(ctx, payhook.DefaultSettings(payhook.NewHMACKey())); err != nil {
+			return "", fmt.Errorf("save default settings: %w", err)
+		}
+	}
+	if apiKey != "" {
+		if _, err := s.store.APIKeyByHash(ctx, hashKey(apiKey)); err == nil {
+			return "", nil
+		}
+		return "", s.store.CreateAPIKey(ctx, &payhook.APIKey{Name: "PAYHOOK_API_KEY", Prefix: prefix(apiKey),
+			Hash: hashKey(apiKey), CreatedAt: s.clock.Now().UTC()})
+	}
+	n, err := s.store.CountAPIKeys(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	key, err := s.CreateAPIKey(ctx, "first start")
+	return key, err
+}
+
+// CreateAPIKey creates a new API key and returns it; it is never shown again.
+func (s *Service) CreateAPIKey(ctx context.Context, name string) (string, error) {
+	key := "ph_" + payhook.NewHMACKey()
+	err := s.store.CreateAPIKey(ctx, &payhook.APIKey{Name: name, Prefix: prefix(key), Hash: hashKey(key), CreatedAt: s.clock.Now().UTC()})
+	if err != nil {
+		return "", fmt.Errorf("create API key: %w", err)
+	}
+	return key, nil
+}
+
+func hashKey(k string) string {
+	h := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(h[:])
+}
+
+func prefix(k string) string {
+	if len(k) > 7 {
+		return k[:7]
+	}
+	return k
+}
+
+// apiKeyCacheTTL bounds how long a validated key is trusted without asking the store.
+const apiKeyCacheTTL = 10 * time.Second
+
+// AuthenticateAPIKey checks an API key (EUNAUTHORIZED when it is not valid).
+func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) error {
+	if key == "" {
+		return payhook.Errorf(payhook.EUNAUTHORIZED, "Authentication credentials were not provided.")
+	}
+	h := hashKey(key)
+	now := s.clock.Now()
+	s.mu.Lock()
+	until, ok := s.keys[h]
+	s.mu.Unlock()
+	if ok && now.Before(until) {
+		return nil
+	}
+	if _, err := s.store.APIKeyByHash(ctx, h); err != nil {
+		if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+			return payhook.Errorf(payhook.EUNAUTHORIZED, "Invalid API key.")
+		}
+		return err
+	}
+	s.mu.Lock()
+	s.keys[h] = now.Add(apiKeyCacheTTL)
+	s.mu.Unlock()
+	return nil
+}
+
+// config returns the cached configuration, loading it when stale.
+func (s *Service) config(ctx context.Context) (*config, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	c := s.cfg
+	fresh := c != nil && now.Before(s.cfgUntil)
+	s.mu.Unlock()
+	if fresh {
+		return c, nil
+	}
+	st, ok, err := s.store.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("settings missing: the service was not bootstrapped")
+	}
+	list, err := s.store.ListPluginSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c = &config{settings: st, plugins: map[payhook.Plugin]payhook.PluginSettings{}}
+	for _, p := range list {
+		c.plugins[p.Plugin] = p
+	}
+	s.mu.Lock()
+	s.cfg, s.cfgUntil = c, now.Add(configTTL)
+	s.mu.Unlock()
+	return c, nil
+}
+
+func (s *Service) dropConfig() {
+	s.mu.Lock()
+	s.cfg = nil
+	s.mu.Unlock()
+}
+
+// Settings returns the current global settings, unmasked (callers mask what they show).
+func (s *Service) Settings(ctx context.Context) (payhook.Settings, error) {
+	c, err := s.config(ctx)
+	if err != nil {
+		return payhook.Settings{}, err
+	}
+	return c.settings, nil
+}
+
+// UpdateSettings applies a patch (SPEC §3). On a bad value nothing changes.
+func (s *Service) UpdateSettings(ctx context.Context, p payhook.SettingsPatch) (payhook.Settings, payhook.Rotations, error) {
+	s.dropConfig()
+	cur, err := s.Settings(ctx)
+	if err != nil {
+		return payhook.Settings{}, payhook.Rotations{}, err
+	}
+	next, rot, err := cur.Apply(p, signature.NewStandardWebhooksSecret)
+	if err != nil {
+		return payhook.Settings{}, payhook.Rotations{}, err
+	}
+	if err := s.store.SaveSettings(ctx, next); err != nil {
+		return payhook.Settings{}, payhook.Rotations{}, err
+	}
+	s.dropConfig()
+	return next, rot, nil
+}
+
+// PluginSettings returns a plugin's webhook settings (zero settings when it has none).
+func (s *Service) PluginSettings(ctx context.Context, p payhook.Plugin) (payhook.PluginSettings, bool, error) {
+	if !p.Valid() {
+		return payhook.PluginSettings{}, false, payhook.Errorf(payhook.ENOTFOUND, "no plugin %q: use e_commerce or payment_request", p)
+	}
+	return s.store.PluginSettings(ctx, p)
+}
+
+// ListPluginSettings returns every plugin's settings.
+func (s *Service) ListPluginSettings(ctx context.Context) ([]payhook.PluginSettings, error) {
+	return s.store.ListPluginSettings(ctx)
+}
+
+// PutPluginSettings validates and saves a plugin's settings.
+func (s *Service) PutPluginSettings(ctx context.Context, ps payhook.PluginSettings) error {
+	if !ps.Plugin.Valid() {
+		return payhook.Errorf(payhook.ENOTFOUND, "no plugin %q: use e_commerce or payment_request", ps.Plugin)
+	}
+	if err := ps.Validate(); err != nil {
+		return err
+	}
+	if ps.States == nil {
+		ps.States = []payhook.State{}
+	}
+	defer s.dropConfig()
+	return s.store.PutPluginSettings(ctx, ps)
+}
+
+// DeletePluginSettings removes a plugin's settings.
+func (s *Service) DeletePluginSettings(ctx context.Context, p payhook.Plugin) error {
+	if !p.Valid() {
+		return payhook.Errorf(payhook.ENOTFOUND, "no plugin %q: use e_commerce or payment_request", p)
+	}
+	defer s.dropConfig()
+	return s.store.DeletePluginSettings(ctx, p)
+}
+
+// Ping checks the database.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }

@@ -1,0 +1,91 @@
+package payhook
+
+import (
+	"context"
+	"time"
+)
+
+// NotificationFilter selects notifications in the delivery log. Zero fields do not filter.
+type NotificationFilter struct {
+	SessionID string
+	Status    Status
+	Kind      Kind
+	URL       string
+	Since     time.Time
+	Until     time.Time
+	Limit     int
+	Offset    int
+}
+
+// Lease is a delivery worker's claim on a notification, so that only one worker (of one
+// process) attempts it at a time. A lease that expires frees the notification for others:
+// that is how a notification survives a process that dies mid-attempt.
+type Lease struct {
+	Owner string
+	Until time.Time
+}
+
+// APIKey is a stored API key; the key itself is never stored, only its SHA-256 hash.
+type APIKey struct {
+	ID        int64
+	Name      string
+	Prefix    string // the first characters, to recognise it in lists
+	Hash      string // hex SHA-256 of the full key
+	CreatedAt time.Time
+	RevokedAt time.Time
+}
+
+// Store is the persistence the service and the delivery engine need. Implementations:
+// sqlite (embedded default). Every method is safe for concurrent use.
+type Store interface {
+	// Settings returns the global settings; ok is false when none were saved yet.
+	Settings(ctx context.Context) (s Settings, ok bool, err error)
+	// SaveSettings replaces the global settings.
+	SaveSettings(ctx context.Context, s Settings) error
+	// PluginSettings returns one plugin's settings; ok is false when it has none.
+	PluginSettings(ctx context.Context, p Plugin) (ps PluginSettings, ok bool, err error)
+	// ListPluginSettings returns every configured plugin.
+	ListPluginSettings(ctx context.Context) ([]PluginSettings, error)
+	// PutPluginSettings creates or replaces a plugin's settings.
+	PutPluginSettings(ctx context.Context, ps PluginSettings) error
+	// DeletePluginSettings removes a plugin's settings; ENOTFOUND when it has none.
+	DeletePluginSettings(ctx context.Context, p Plugin) error
+
+	// CreateTransaction stores a new transaction.
+	CreateTransaction(ctx context.Context, t *Transaction) error
+	// Transaction returns a transaction by session id (ENOTFOUND when there is none).
+	Transaction(ctx context.Context, sessionID string) (*Transaction, error)
+	// UpdateTransaction saves t if its stored state is still one of from (else ECONFLICT)
+	// and, in the same database transaction, stores the notifications it causes. Never
+	// one without the other.
+	UpdateTransaction(ctx context.Context, t *Transaction, from []State, notes []*Notification, lease Lease) error
+
+	// Notification returns one notification with its attempts (ENOTFOUND when none).
+	Notification(ctx context.Context, id string) (*Notification, error)
+	// ListNotifications returns the matching notifications, newest first, with their
+	// attempts, and how many match in all.
+	ListNotifications(ctx context.Context, f NotificationFilter) ([]*Notification, int, error)
+	// RecordAttempt stores an attempt and the notification's new status; a pending
+	// notification is due again at next and stays leased.
+	RecordAttempt(ctx context.Context, id string, a Attempt, status Status, next time.Time, lease Lease) error
+	// ClaimDue leases up to limit pending notifications that are due at now and not
+	// leased by anyone, and returns them (without attempts).
+	ClaimDue(ctx context.Context, now time.Time, lease Lease, limit int) ([]*Notification, error)
+	// ReleaseLease gives back a pending notification without attempting it (shutdown).
+	ReleaseLease(ctx context.Context, id string) error
+	// Resend makes a delivered or failed notification pending again (same id and body, a
+	// new round of attempts) and leases it; ok is false when it was already pending.
+	Resend(ctx context.Context, id string, now time.Time, lease Lease) (n *Notification, ok bool, err error)
+
+	// CreateAPIKey stores a new API key and sets its ID.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeyByHash returns the unrevoked key with that hash (ENOTFOUND when none).
+	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
+	// CountAPIKeys returns how many unrevoked keys exist.
+	CountAPIKeys(ctx context.Context) (int, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close stops the store, finishing queued writes.
+	Close() error
+}

@@ -1,0 +1,261 @@
+// Package web is payhook's HTTP layer: the Ottu-compatible APIs (checkout, webhook
+// configuration, delivery log), the hosted checkout and summary pages, health and
+// metrics. Handlers decode and encode; the service does the work.
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/service"
+)
+
+// MaxBodyBytes is the largest request body accepted (1 MiB); a larger one is a 413.
+const MaxBodyBytes = 1 << 20
+
+// Server serves payhook's HTTP endpoints.
+type Server struct {
+	svc     *service.Service
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *prometheus.Registry
+	pages   *pages
+}
+
+// Config configures a server.
+type Config struct {
+	Service *service.Service
+	Logger  *slog.Logger
+	// Metrics is the registry /metrics serves; collectors of other packages go in it.
+	Metrics *prometheus.Registry
+}
+
+// New returns a server with every route registered.
+func New(c Config) (*Server, error) {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
+	p, err := newPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{svc: c.Service, log: c.Logger, mux: http.NewServeMux(), metrics: c.Metrics, pages: p}
+	s.routes()
+	return s, nil
+}
+
+// route registers h for method and path, with and without the trailing slash (both are
+// routed, never redirected).
+func (s *Server) route(method, path string, h http.HandlerFunc) {
+	trimmed := strings.TrimSuffix(path, "/")
+	s.mux.HandleFunc(method+" "+trimmed+"/{$}", h)
+	s.mux.HandleFunc(method+" "+trimmed, h)
+}
+
+func (s *Server) routes() {
+	// Checkout API (Ottu).
+	s.route("POST", "/b/checkout/v1/pymt-txn/", s.api(s.createCheckout))
+	s.route("GET", "/b/checkout/v1/pymt-txn/{session_id}/", s.api(s.getCheckout))
+	// Webhook configuration and delivery log.
+	s.route("GET", "/b/webhook/v1/config/", s.api(s.getConfig))
+	s.route("PATCH", "/b/webhook/v1/config/", s.api(s.patchConfig))
+	s.route("GET", "/b/webhook/v1/plugins/", s.api(s.listPlugins))
+	s.route("GET", "/b/webhook/v1/plugins/{plugin}/", s.api(s.getPlugin))
+	s.route("PUT", "/b/webhook/v1/plugins/{plugin}/", s.api(s.putPlugin))
+	s.route("DELETE", "/b/webhook/v1/plugins/{plugin}/", s.api(s.deletePlugin))
+	s.route("GET", "/b/webhook/v1/notifications/", s.api(s.listNotifications))
+	s.route("GET", "/b/webhook/v1/notifications/{id}/", s.api(s.getNotification))
+	s.route("POST", "/b/webhook/v1/notifications/{id}/resend/", s.api(s.resendNotification))
+	// Hosted checkout pages.
+	s.route("GET", "/b/checkout/redirect/start/", s.checkoutPage)
+	s.route("POST", "/b/checkout/redirect/start/", s.checkoutSubmit)
+	s.route("GET", "/b/checkout/{session_id}/", s.checkoutPage)
+	s.route("POST", "/b/checkout/{session_id}/", s.checkoutSubmit)
+	s.route("GET", "/b/checkout/{session_id}/summary/", s.summaryPage)
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(staticFS)))
+	// Operations.
+	s.route("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.route("GET", "/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.svc.Ping(r.Context()); err != nil {
+			s.log.Error("readiness: database", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+}
+
+// ServeHTTP implements http.Handler. Unrouted requests get Ottu's {"detail"} shape.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		rec := &statusRecorder{header: http.Header{}}
+		s.mux.ServeHTTP(rec, r)
+		switch rec.code {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeDetail(w, http.StatusMethodNotAllowed, "Method \""+r.Method+"\" not allowed.")
+		default:
+			writeDetail(w, http.StatusNotFound, "Not found.")
+		}
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// statusRecorder captures what the mux answers for an unrouted request.
+type statusRecorder struct {
+	header http.Header
+	code   int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
+
+// api wraps an API handler: Api-Key authentication, errors in Ottu's shapes.
+func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.svc.AuthenticateAPIKey(r.Context(), apiKey(r)); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// apiKey reads "Authorization: Api-Key <key>".
+func apiKey(r *http.Request) string {
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Api-Key") {
+		return ""
+	}
+	return strings.TrimSpace(key)
+}
+
+// writeError answers an error in Ottu's shapes: field errors {"field": ["message"]},
+// anything else {"detail": "message"}. Internal details go to the log only.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeDetail(w, http.StatusRequestEntityTooLarge, "Request body is larger than 1 MiB.")
+		return
+	}
+	var e *payhook.Error
+	if !errors.As(err, &e) {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeDetail(w, http.StatusInternalServerError, "Internal error.")
+		return
+	}
+	switch e.Code {
+	case payhook.EINVALID:
+		if len(e.Fields) > 0 {
+			writeJSON(w, http.StatusBadRequest, e.Fields)
+			return
+		}
+		writeDetail(w, http.StatusBadRequest, e.Message)
+	case payhook.ENOTFOUND:
+		writeDetail(w, http.StatusNotFound, e.Message)
+	case payhook.EUNAUTHORIZED:
+		w.Header().Set("WWW-Authenticate", "Api-Key")
+		writeDetail(w, http.StatusUnauthorized, e.Message)
+	case payhook.EFORBIDDEN:
+		writeDetail(w, http.StatusForbidden, e.Message)
+	case payhook.ECONFLICT:
+		writeDetail(w, http.StatusConflict, e.Message)
+	case payhook.ETOOMANY:
+		writeDetail(w, http.StatusTooManyRequests, e.Message)
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeDetail(w, http.StatusInternalServerError, "Internal error.")
+	}
+}
+
+func writeDetail(w http.ResponseWriter, code int, detail string) {
+	writeJSON(w, code, map[string]string{"detail": detail})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, `{"detail":"Internal error."}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(buf.Bytes())
+}
+
+// decodeObject reads a JSON object body into its fields, with Ottu-style errors for a
+// body that is too large, malformed, or not an object.
+func decodeObject(r *http.Request) (map[string]json.RawMessage, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, payhook.Errorf(payhook.EINVALID, "Request body is empty: send a JSON object.")
+	}
+	var m map[string]json.RawMessage
+	d := json.NewDecoder(bytes.NewReader(body))
+	if err := d.Decode(&m); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, payhook.Errorf(payhook.EINVALID, "Expected a JSON object.")
+		}
+		return nil, payhook.Errorf(payhook.EINVALID, "JSON parse error - %s", err.Error())
+	}
+	if m == nil {
+		return nil, payhook.Errorf(payhook.EINVALID, "Expected a JSON object.")
+	}
+	if d.More() {
+		return nil, payhook.Errorf(payhook.EINVALID, "JSON parse error - extra data after the object")
+	}
+	return m, nil
+}
+
+// rfc3339 formats a time for the APIs (UTC, RFC 3339), or nil for the zero time.
+func rfc3339(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// decodeStrict decodes one field's value, refusing null and values of another type.
+func decodeStrict(raw json.RawMessage, v any) error {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return errors.New("May not be null.")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		switch v.(type) {
+		case *bool:
+			return errors.New("Must be true or false.")
+		case *string:
+			return errors.New("Must be a string.")
+		default:
+			return errors.New("Has the wrong type.")
+		}
+	}
+	return nil
+}
