@@ -1,0 +1,291 @@
+// Package phtest starts real payhook parts for tests: a SQLite file in a temporary
+// directory, the delivery engine, the service and the HTTP server on loopback, and
+// merchant receivers that record what they get. Nothing is mocked.
+package phtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/delivery"
+	"github.com/payhook/payhook/gateway"
+	"github.com/payhook/payhook/gateway/sandbox"
+	"github.com/payhook/payhook/service"
+	"github.com/payhook/payhook/sqlite"
+	"github.com/payhook/payhook/web"
+)
+
+// APIKey is the API key every Env accepts.
+const APIKey = "test-api-key-0123456789"
+
+// Env is a running payhook: store, engine, service and HTTP server.
+type Env struct {
+	T       testing.TB
+	URL     string // base URL of the server
+	DBPath  string
+	Store   *sqlite.Store
+	Engine  *delivery.Engine
+	Service *service.Service
+	Server  *httptest.Server
+	Client  *http.Client // never follows redirects
+}
+
+// Options tune an Env.
+type Options struct {
+	// AllowPrivate defaults to true (tests deliver to loopback); set DenyPrivate to test
+	// the SSRF guard.
+	DenyPrivate   bool
+	SweepInterval time.Duration
+	Clock         payhook.Clock
+}
+
+// New starts an Env and stops it when the test ends.
+func New(t testing.TB, opts ...Options) *Env {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "payhook.db")
+	store, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("PHTEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	var svc *service.Service
+	engine := delivery.New(delivery.Config{
+		Store:         store,
+		Settings:      func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) },
+		Sender:        delivery.NewSender(!o.DenyPrivate, o.Clock),
+		Owner:         "test",
+		SweepInterval: o.SweepInterval,
+		Clock:         o.Clock,
+		Logger:        log,
+	})
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	svc = service.New(service.Config{Store: store, Engine: engine, Gateways: gateway.NewRegistry(sandbox.Defaults()...),
+		Clock: o.Clock, Logger: log, BaseURL: base})
+	if _, err := svc.Bootstrap(ctx, APIKey); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	h, err := web.New(web.Config{Service: svc, Logger: log})
+	if err != nil {
+		t.Fatalf("web: %v", err)
+	}
+	srv.Config.Handler = h
+	srv.Start()
+	engine.Start()
+	e := &Env{T: t, URL: base, DBPath: path, Store: store, Engine: engine, Service: svc, Server: srv,
+		Client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	t.Cleanup(func() {
+		srv.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		engine.Shutdown(sctx)
+		store.Close()
+	})
+	return e
+}
+
+// Do sends an API request with the Env's API key; body, when not nil, is JSON-encoded
+// (a string or []byte is sent as is). It returns the status and the body.
+func (e *Env) Do(method, path string, body any) (int, []byte) {
+	e.T.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatalf("encode body: %v", err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, r)
+	if err != nil {
+		e.T.Fatalf("request: %v", err)
+	}
+	req.Header.Set("Authorization", "Api-Key "+APIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.Client.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// JSON is Do that decodes the answer into a map and checks the status.
+func (e *Env) JSON(method, path string, body any, wantStatus int) map[string]any {
+	e.T.Helper()
+	code, b := e.Do(method, path, body)
+	if code != wantStatus {
+		e.T.Fatalf("%s %s: status %d, want %d; body %s", method, path, code, wantStatus, b)
+	}
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			e.T.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+	return m
+}
+
+// Configure PATCHes the global settings and fails the test on an error.
+func (e *Env) Configure(patch map[string]any) map[string]any {
+	e.T.Helper()
+	return e.JSON("PATCH", "/b/webhook/v1/config/", patch, http.StatusOK)
+}
+
+// Checkout creates a checkout with sensible defaults (86.000 KWD, credit-card,
+// e_commerce), overridden by fields, and returns the answer.
+func (e *Env) Checkout(fields map[string]any) map[string]any {
+	e.T.Helper()
+	body := map[string]any{"type": "e_commerce", "amount": "86.000", "currency_code": "KWD", "pg_codes": []string{"credit-card"}}
+	for k, v := range fields {
+		body[k] = v
+	}
+	return e.JSON("POST", "/b/checkout/v1/pymt-txn/", body, http.StatusCreated)
+}
+
+// Pay POSTs the card form to checkoutURL as curl would and returns the status and
+// the Location header.
+func (e *Env) Pay(checkoutURL, card string) (int, string) {
+	e.T.Helper()
+	return e.PostForm(checkoutURL, url.Values{"card_number": {card}, "card_expiry": {"12/39"}, "card_cvv": {"123"}, "card_holder": {"Jane Doe"}})
+}
+
+// PostForm POSTs a form and returns the status and Location header.
+func (e *Env) PostForm(u string, form url.Values) (int, string) {
+	e.T.Helper()
+	resp, err := e.Client.PostForm(u, form)
+	if err != nil {
+		e.T.Fatalf("POST %s: %v", u, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
+}
+
+// Request is one request a Receiver got.
+type Request struct {
+	At     time.Time
+	Header http.Header
+	Body   []byte
+}
+
+// Receiver is a merchant's webhook endpoint on loopback that records every request and
+// answers with what Respond returns (200 by default).
+type Receiver struct {
+	URL    string
+	Server *httptest.Server
+	mu     sync.Mutex
+	reqs   []Request
+	got    chan struct{}
+	// Respond decides the answer to the nth request (0-based); nil answers 200.
+	Respond func(n int, w http.ResponseWriter, r *http.Request)
+}
+
+// NewReceiver starts a receiver, closed when the test ends.
+func NewReceiver(t testing.TB) *Receiver {
+	rc := &Receiver{got: make(chan struct{}, 1<<16)}
+	rc.Server = httptest.NewServer(http.HandlerFunc(rc.serve))
+	rc.URL = rc.Server.URL + "/webhook"
+	t.Cleanup(rc.Server.Close)
+	return rc
+}
+
+func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	n := len(rc.reqs)
+	rc.reqs = append(rc.reqs, Request{At: time.Now(), Header: r.Header.Clone(), Body: b})
+	respond := rc.Respond
+	rc.mu.Unlock()
+	rc.got <- struct{}{}
+	if respond != nil {
+		respond(n, w, r)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "ok")
+}
+
+// Requests returns what the receiver got so far.
+func (rc *Receiver) Requests() []Request {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]Request(nil), rc.reqs...)
+}
+
+// Wait waits until the receiver got n requests in all, or fails after timeout.
+func (rc *Receiver) Wait(t testing.TB, n int, timeout time.Duration) []Request {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		if r := rc.Requests(); len(r) >= n {
+			return r
+		}
+		select {
+		case <-rc.got:
+		case <-deadline:
+			t.Fatalf("receiver got %d requests, want %d within %v", len(rc.Requests()), n, timeout)
+		}
+	}
+}
+
+// Eventually polls cond every 10ms until it is true or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v: %s", timeout, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ValidatePath is the path of Ottu's schema checker, ../shared/ottu-schemas/validate.py
+// from the module root.
+func ValidatePath(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			p := filepath.Join(d, "..", "shared", "ottu-schemas", "validate.py")
+			if _, err := os.Stat(p); err != nil {
+				t.Fatalf("Ottu's schema checker is missing at %s: the project expects ../shared beside the checkout", p)
+			}
+			return p
+		}
+	}
+	t.Fatalf("module root not found from %s", dir)
+	return ""
+}
