@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -38,6 +39,7 @@ type options struct {
 	perDestination int
 	logFormat      string
 	logLevel       string
+	cpuProfile     string
 }
 
 // envString returns the environment variable's value, or def when it is unset.
@@ -92,6 +94,7 @@ func parseOptions(name string, args []string, stderr io.Writer) (*options, error
 	fs.IntVar(&o.perDestination, "per-destination", per, "concurrent attempts to one scheme+host at most (PAYHOOK_PER_DESTINATION)")
 	fs.StringVar(&o.logFormat, "log-format", envString("PAYHOOK_LOG_FORMAT", "text"), "log format: text or json (PAYHOOK_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", envString("PAYHOOK_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PAYHOOK_LOG_LEVEL)")
+	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -164,6 +167,17 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(o, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return usageExit(err, stderr)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usageExit(err, stderr)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := serve(ctx, o, log, stdout); err != nil {
 		log.Error("payhook serve stopped", "err", err)
 		return 1
