@@ -35,6 +35,33 @@ type APIKey struct {
 	RevokedAt time.Time
 }
 
+// Tracking is the recorded answer to an operation sent with a Tracking-Key.
+type Tracking struct {
+	Key         string
+	RequestHash string // SHA-256 of the request body: the same key with another body is refused
+	SessionID   string
+	StatusCode  int
+	Answer      []byte
+	CreatedAt   time.Time
+}
+
+// ErrTrackingKeyUsed is returned by ApplyChange when the change's Tracking-Key is already
+// recorded (a concurrent request with the same key won).
+var ErrTrackingKeyUsed = Errorf(ECONFLICT, "this Tracking-Key was already used")
+
+// Change is a change to a transaction stored in one database transaction: the transaction
+// itself (if its state is still one of From), the notifications it causes, and, for an
+// operation with a Tracking-Key, the answer. Never one without the others.
+type Change struct {
+	Transaction   *Transaction
+	From          []State
+	Notifications []*Notification
+	Lease         Lease     // of the pending notifications
+	Tracking      *Tracking // optional
+	// Delete removes the transaction's row (a hard delete); its notifications stay in the log.
+	Delete bool
+}
+
 // Store is the persistence the service and the delivery engine need. Implementations:
 // sqlite (embedded default). Every method is safe for concurrent use.
 type Store interface {
@@ -60,6 +87,22 @@ type Store interface {
 	// one without the other.
 	UpdateTransaction(ctx context.Context, t *Transaction, from []State, notes []*Notification, lease Lease) error
 
+	// ApplyChange stores a change atomically (see Change): ECONFLICT when the transaction
+	// left the From states, ErrTrackingKeyUsed when the Tracking-Key is already recorded.
+	ApplyChange(ctx context.Context, ch Change) error
+	// TransactionsByOrderNo returns the transactions with that order_no, newest first.
+	TransactionsByOrderNo(ctx context.Context, orderNo string) ([]*Transaction, error)
+	// ExpiredTransactions returns up to limit transactions still payable whose
+	// expiration time is before now.
+	ExpiredTransactions(ctx context.Context, now time.Time, limit int) ([]*Transaction, error)
+	// Tracking returns the recorded answer of a Tracking-Key (ENOTFOUND when none).
+	Tracking(ctx context.Context, key string) (*Tracking, error)
+
+	// AddNotifications stores notifications that change no transaction (an inquiry's).
+	AddNotifications(ctx context.Context, notes []*Notification, lease Lease) error
+	// ResendMatching makes every delivered or failed notification matching f (Limit and
+	// Offset ignored) pending again, due now and unleased, and returns how many.
+	ResendMatching(ctx context.Context, f NotificationFilter, now time.Time) (int, error)
 	// Notification returns one notification with its attempts (ENOTFOUND when none).
 	Notification(ctx context.Context, id string) (*Notification, error)
 	// ListNotifications returns the matching notifications, newest first, with their

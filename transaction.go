@@ -135,6 +135,11 @@ type Transaction struct {
 	PaidAmount      Amount          `json:"paid_amount,omitempty"`
 	RefundedAmount  Amount          `json:"refunded_amount,omitempty"`
 	VoidedAmount    Amount          `json:"voided_amount,omitempty"`
+
+	// Children are the refunds, captures and voids of the transaction, oldest first.
+	Children []Child `json:"children,omitempty"`
+	// DeletedAt is set when a paid, authorized or cod transaction was deleted (soft).
+	DeletedAt time.Time `json:"deleted_at,omitempty"`
 }
 
 // Operation returns "authorize" when every gateway offered authorizes only, else

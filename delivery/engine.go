@@ -60,6 +60,7 @@ type Engine struct {
 	ctx      context.Context // lives until Shutdown; attempts are never tied to a request
 	cancel   context.CancelFunc
 	stopping chan struct{}
+	kick     chan struct{}
 	wg       sync.WaitGroup
 
 	mu       sync.Mutex
@@ -91,7 +92,7 @@ func New(cfg Config) *Engine {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, stopping: make(chan struct{}),
+	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, stopping: make(chan struct{}), kick: make(chan struct{}, 1),
 		inflight: map[string]bool{}, dests: map[string]*destination{}}
 }
 
@@ -112,11 +113,21 @@ func (e *Engine) Start() {
 			e.sweep()
 			select {
 			case <-t.C:
+			case <-e.kick:
 			case <-e.stopping:
 				return
 			}
 		}
 	}()
+}
+
+// Kick asks for a sweep now, for notifications made due in the database in bulk (a bulk
+// re-send) rather than handed over one by one.
+func (e *Engine) Kick() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) sweep() {

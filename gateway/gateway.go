@@ -121,6 +121,24 @@ type Gateway interface {
 	Sandbox() bool
 	// Pay charges or authorizes the card.
 	Pay(ctx context.Context, r PaymentRequest) (PaymentResult, error)
+	// Operate refunds, captures or voids (op) an amount of a payment it made.
+	Operate(ctx context.Context, op string, r OperationRequest) (OperationResult, error)
+}
+
+// OperationRequest asks a gateway to refund, capture or void part of a payment.
+type OperationRequest struct {
+	SessionID       string // the parent transaction
+	ReferenceNumber string // the operation's own
+	Amount          payhook.Amount
+	Currency        string
+}
+
+// OperationResult is the gateway's answer to an operation: declined is Success false
+// with a message, not an error (an error means the gateway could not be asked).
+type OperationResult struct {
+	Success  bool
+	Message  string
+	Response json.RawMessage // the gateway's raw answer, a JSON object
 }
 
 // Registry holds the gateways by code.

@@ -36,7 +36,7 @@ func Payment(t *payhook.Transaction, now time.Time) map[string]any {
 		"session_id":       t.SessionID,
 		"state":            string(t.State),
 		"timestamp_utc":    now.UTC().Format(payhook.TimestampLayout),
-		"transactions":     []any{},
+		"transactions":     children(t),
 	}
 	if t.OrderNo != "" {
 		m["order_no"] = t.OrderNo

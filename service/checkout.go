@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/payhook/payhook"
-	"github.com/payhook/payhook/delivery"
 	"github.com/payhook/payhook/gateway"
 	"github.com/payhook/payhook/payload"
 )
@@ -152,25 +151,14 @@ func (s *Service) settle(ctx context.Context, t *payhook.Transaction, from payho
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
-	t.UpdatedAt = now.UTC()
-	recipients := payhook.PaymentRecipients(c.settings, c.plugins[t.Type], t, false)
-	notes, err := s.notifications(payhook.KindPayment, t, recipients, payload.Payment(t, now), c.settings)
+	t.UpdatedAt = s.clock.Now().UTC()
+	notes, err := s.paymentNotifications(c, t, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.UpdateTransaction(ctx, t, []payhook.State{from}, notes, s.engine.Lease(c.settings)); err != nil {
+	decider, err := s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Notifications: notes, Lease: s.engine.Lease(c.settings)})
+	if err != nil {
 		return &PaymentOutcome{Transaction: t}, err
-	}
-	var decider <-chan delivery.Result
-	for _, n := range notes {
-		switch {
-		case n.Status != payhook.StatusPending:
-		case n.RedirectDecider:
-			decider = s.engine.Deliver(n)
-		default:
-			s.engine.Enqueue(n)
-		}
 	}
 	out := &PaymentOutcome{Transaction: t, Redirect: s.SummaryURL(t.SessionID)}
 	if decider == nil {

@@ -33,6 +33,8 @@ type Service struct {
 	cfg      *config // cached settings and plugin settings
 	cfgUntil time.Time
 	keys     map[string]time.Time // API key hash → cached until
+	// lastNotify rate-limits notify-again per transaction.
+	lastNotify map[string]time.Time
 }
 
 // config is a snapshot of the webhook configuration.

@@ -236,3 +236,32 @@ func (s *Store) Resend(ctx context.Context, id string, now time.Time, lease payh
 	})
 	return n, queued, err
 }
+
+// AddNotifications stores notifications that change no transaction.
+func (s *Store) AddNotifications(ctx context.Context, notes []*payhook.Notification, lease payhook.Lease) error {
+	return s.do(ctx, func(w *writer) error { return insertNotifications(w, notes, lease) })
+}
+
+// ResendMatching makes the matching delivered or failed notifications pending again.
+func (s *Store) ResendMatching(ctx context.Context, f payhook.NotificationFilter, now time.Time) (int, error) {
+	where, args := filterClause(f)
+	if where == "" {
+		where = " WHERE "
+	} else {
+		where += " AND "
+	}
+	where += "status IN ('delivered', 'failed') AND url <> ''"
+	var n int
+	err := s.do(ctx, func(w *writer) error {
+		res, err := w.s.conn.ExecContext(w.ctx, `UPDATE notifications SET status = 'pending', round_attempts = 0,
+			next_attempt_at = ?, lease_owner = '', lease_until = 0, updated_at = ?`+where,
+			append([]any{micros(now), micros(now)}, args...)...)
+		if err != nil {
+			return fmt.Errorf("resend notifications: %w", err)
+		}
+		c, _ := res.RowsAffected()
+		n = int(c)
+		return nil
+	})
+	return n, err
+}

@@ -29,7 +29,13 @@ type pages struct {
 
 func newPages() (*pages, error) {
 	parse := func(name string) (*template.Template, error) {
-		return template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+		if err != nil {
+			return nil, err
+		}
+		// ParseFS names the set after its first file, the layout, whose own body is empty:
+		// execute the page itself.
+		return t.Lookup(name), nil
 	}
 	c, err := parse("checkout.html")
 	if err != nil {

@@ -79,6 +79,13 @@ func (s *Server) routes() {
 	s.route("GET", "/b/webhook/v1/notifications/", s.api(s.listNotifications))
 	s.route("GET", "/b/webhook/v1/notifications/{id}/", s.api(s.getNotification))
 	s.route("POST", "/b/webhook/v1/notifications/{id}/resend/", s.api(s.resendNotification))
+	s.route("POST", "/b/webhook/v1/notifications/resend/", s.api(s.resendMatching))
+	// Operations, inquiry, signing, payment methods (Ottu).
+	s.route("POST", "/b/pbl/v2/operation/", s.api(s.operation))
+	s.route("POST", "/b/pbl/v2/inquiry/", s.api(s.inquiry))
+	s.route("POST", "/b/pbl/v2/sign/", s.api(s.sign))
+	s.route("POST", "/b/pbl/v2/payment-methods/", s.api(s.paymentMethods))
+	s.route("GET", "/b/pbl/v2/payment-methods/", s.api(s.paymentMethods))
 	// Hosted checkout pages.
 	s.route("GET", "/b/checkout/redirect/start/", s.checkoutPage)
 	s.route("POST", "/b/checkout/redirect/start/", s.checkoutSubmit)

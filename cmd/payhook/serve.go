@@ -229,6 +229,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	engine.Start()
+	expiryCtx, stopExpiry := context.WithCancel(context.Background())
+	defer stopExpiry()
+	go svc.RunExpiry(expiryCtx, time.Second)
 	log.Info("payhook listening", "addr", ln.Addr().String(), "base_url", o.baseURL, "database", o.database,
 		"allow_private_urls", o.allowPrivate)
 	errc := make(chan error, 1)

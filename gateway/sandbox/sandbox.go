@@ -5,11 +5,16 @@
 //	4000000000000119  gateway error (result "error")
 //
 // Any other valid card number is declined, with a message naming the test cards.
+//
+// Refunds, captures and voids succeed, except that an amount whose decimals start with
+// 99 (9.99 USD, 9.990 KWD; for currencies without decimals, an amount ending in 99) is
+// declined, so that failure paths can be tried end to end.
 package sandbox
 
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/gateway"
@@ -80,4 +85,31 @@ func (g *Gateway) Pay(ctx context.Context, r gateway.PaymentRequest) (gateway.Pa
 	}
 	out.Response = b
 	return out, nil
+}
+
+// Declines reports whether the sandbox declines an operation of this amount.
+func Declines(a payhook.Amount, currency string) bool {
+	f := a.Format(currency)
+	if i := strings.IndexByte(f, '.'); i >= 0 {
+		return strings.HasPrefix(f[i+1:], "99")
+	}
+	return strings.HasSuffix(f, "99")
+}
+
+// Operate implements gateway.Gateway: refund, capture and void succeed unless Declines.
+func (g *Gateway) Operate(ctx context.Context, op string, r gateway.OperationRequest) (gateway.OperationResult, error) {
+	out := gateway.OperationResult{Success: !Declines(r.Amount, r.Currency)}
+	resp := map[string]any{"gateway": "sandbox", "operation": op, "session_id": r.SessionID,
+		"reference_number": r.ReferenceNumber, "amount": r.Amount.Format(r.Currency), "currency_code": r.Currency}
+	if out.Success {
+		out.Message = "Approved"
+		resp["result"], resp["response_code"] = "SUCCESS", "00"
+	} else {
+		out.Message = "Declined by the sandbox: amounts whose decimals start with 99 are declined"
+		resp["result"], resp["response_code"] = "DECLINED", "05"
+	}
+	resp["message"] = out.Message
+	b, err := json.Marshal(resp)
+	out.Response = b
+	return out, err
 }

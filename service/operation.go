@@ -1,0 +1,314 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/delivery"
+	"github.com/payhook/payhook/gateway"
+	"github.com/payhook/payhook/payload"
+)
+
+// Answer is an API answer decided by the service: its status and JSON body. The
+// Operations API answers with the operation notification's own bytes, and a repeated
+// Tracking-Key with the stored answer, so the service hands over bytes.
+type Answer struct {
+	StatusCode int
+	Body       []byte
+}
+
+func jsonAnswer(code int, v any) (*Answer, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{StatusCode: code, Body: b}, nil
+}
+
+// operationFailure is Ottu's 400 {detail, operation, result: "failed"}.
+func operationFailure(op, detail string) (*Answer, error) {
+	return jsonAnswer(400, map[string]string{"detail": detail, "operation": op, "result": "failed"})
+}
+
+// findTransaction finds the transaction an operation or inquiry names, by session_id or
+// else by order_no (which must then name exactly one). Deleted transactions are not found.
+func (s *Service) findTransaction(ctx context.Context, sessionID, orderNo string) (*payhook.Transaction, error) {
+	var t *payhook.Transaction
+	if sessionID != "" {
+		var err error
+		if t, err = s.store.Transaction(ctx, sessionID); err != nil {
+			return nil, err
+		}
+		if orderNo != "" && t.OrderNo != orderNo {
+			return nil, payhook.Errorf(payhook.ENOTFOUND, "No transaction with session_id %q and order_no %q.", sessionID, orderNo)
+		}
+	} else {
+		list, err := s.store.TransactionsByOrderNo(ctx, orderNo)
+		if err != nil {
+			return nil, err
+		}
+		switch len(list) {
+		case 0:
+			return nil, payhook.Errorf(payhook.ENOTFOUND, "No transaction with order_no %q.", orderNo)
+		case 1:
+			t = list[0]
+		default:
+			return nil, &payhook.Error{Code: payhook.EINVALID, Message: "ambiguous order_no",
+				Fields: map[string][]string{"order_no": {fmt.Sprintf("%d transactions have order_no %q: give session_id instead.", len(list), orderNo)}}}
+		}
+	}
+	if !t.DeletedAt.IsZero() {
+		return nil, payhook.Errorf(payhook.ENOTFOUND, "No transaction with session_id %q.", t.SessionID)
+	}
+	return t, nil
+}
+
+// Operate carries out an Operations API request (SPEC §2, §6): refund, capture and void
+// through the gateway, with a child transaction and an operation notification; cancel and
+// expire with a payment notification of that state; delete with none. The notifications
+// are stored with the change and delivered in the background. trackingKey, when set,
+// makes the request idempotent: the same key and body answer the first operation's
+// result again, with no second gateway call or notification.
+func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]json.RawMessage, trackingKey string, initiator *payhook.Initiator) (*Answer, error) {
+	req, err := payhook.DecodeOperationRequest(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(trackingKey) > 255 {
+		return nil, payhook.Errorf(payhook.EINVALID, "The Tracking-Key header is longer than 255 characters.")
+	}
+	hash := sha256.Sum256(rawBody)
+	reqHash := hex.EncodeToString(hash[:])
+	if trackingKey != "" {
+		defer s.lockSession("tracking:" + trackingKey)()
+		if a, done, err := s.replay(ctx, trackingKey, reqHash); done || err != nil {
+			return a, err
+		}
+	}
+	t, err := s.findTransaction(ctx, req.SessionID, req.OrderNo)
+	if err != nil {
+		return nil, err
+	}
+	defer s.lockSession(t.SessionID)()
+	if t, err = s.store.Transaction(ctx, t.SessionID); err != nil { // fresh, under the lock
+		return nil, err
+	}
+	plan, err := payhook.PlanOperation(t, req.Operation, req.AmountText)
+	if err != nil {
+		if payhook.ErrorCode(err) == payhook.ECONFLICT {
+			return operationFailure(req.Operation, payhook.ErrorMessage(err))
+		}
+		return nil, err
+	}
+	c, err := s.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now().UTC()
+	ch := payhook.Change{Transaction: t, From: []payhook.State{plan.From}, Lease: s.engine.Lease(c.settings)}
+	var answer *Answer
+	switch req.Operation {
+	case payhook.OpCancel, payhook.OpExpire:
+		if req.Operation == payhook.OpCancel {
+			t.State, t.Result, t.Message = payhook.StateCanceled, payhook.ResultCanceled, "Canceled by the merchant"
+		} else {
+			t.State, t.Result, t.Message = payhook.StateExpired, payhook.ResultCanceled, "Expired by the merchant"
+		}
+		t.UpdatedAt, t.Initiator = now, initiator
+		if ch.Notifications, err = s.paymentNotifications(c, t, false); err != nil {
+			return nil, err
+		}
+		answer, err = jsonAnswer(200, map[string]string{"detail": "The transaction is " + string(t.State) + ".", "operation": req.Operation, "result": "success"})
+	case payhook.OpDelete:
+		if t.State.SoftDelete() {
+			t.DeletedAt, t.UpdatedAt = now, now
+		} else {
+			ch.Delete = true
+		}
+		answer, err = jsonAnswer(200, map[string]string{"detail": "The transaction is deleted.", "operation": req.Operation, "result": "success"})
+	default:
+		answer, err = s.gatewayOperation(ctx, c, t, plan, req, initiator, &ch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if trackingKey != "" {
+		ch.Tracking = &payhook.Tracking{Key: trackingKey, RequestHash: reqHash, SessionID: t.SessionID,
+			StatusCode: answer.StatusCode, Answer: answer.Body, CreatedAt: now}
+	}
+	if _, err := s.commit(ctx, ch); err != nil {
+		if errors.Is(err, payhook.ErrTrackingKeyUsed) {
+			a, _, err := s.replay(ctx, trackingKey, reqHash)
+			return a, err
+		}
+		return nil, err
+	}
+	return answer, nil
+}
+
+// replay answers a request whose Tracking-Key is already recorded: the stored answer for
+// the same body, Ottu's operation_tracking failure for another.
+func (s *Service) replay(ctx context.Context, key, reqHash string) (*Answer, bool, error) {
+	tr, err := s.store.Tracking(ctx, key)
+	if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if tr.RequestHash != reqHash {
+		a, err := operationFailure("operation_tracking", "This Tracking-Key was already used for another request; use a new key for a new operation.")
+		return a, true, err
+	}
+	return &Answer{StatusCode: tr.StatusCode, Body: tr.Answer}, true, nil
+}
+
+// gatewayOperation asks the gateway to refund, capture or void, records the child
+// transaction, and prepares the operation notifications; the answer is the notification.
+func (s *Service) gatewayOperation(ctx context.Context, c *config, t *payhook.Transaction, plan *payhook.OperationPlan,
+	req *payhook.OperationRequest, initiator *payhook.Initiator, ch *payhook.Change) (*Answer, error) {
+	g, err := s.gateways.Get(t.GatewayCode)
+	if err != nil {
+		return nil, err
+	}
+	child := payhook.Child{SessionID: payhook.NewSessionID(), ReferenceNumber: payhook.NewReferenceNumber(),
+		Operation: req.Operation, Amount: plan.Amount, Extra: req.Extra, Initiator: initiator, CreatedAt: s.clock.Now().UTC()}
+	res, err := g.Operate(ctx, req.Operation, gateway.OperationRequest{SessionID: t.SessionID,
+		ReferenceNumber: child.ReferenceNumber, Amount: plan.Amount, Currency: t.Currency})
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s %s: %w", t.GatewayCode, req.Operation, err)
+	}
+	child.Success, child.Message, child.GatewayResponse = res.Success, res.Message, res.Response
+	switch {
+	case req.Operation == payhook.OpRefund && res.Success:
+		child.State = payhook.ChildRefunded
+		t.RefundedAmount += plan.Amount
+		if t.RefundedAmount >= t.PaidAmount {
+			t.State = payhook.StateRefunded
+		}
+	case req.Operation == payhook.OpRefund:
+		child.State = payhook.ChildRefundRejected
+	case req.Operation == payhook.OpCapture && res.Success:
+		child.State = payhook.ChildPaid
+		t.State, t.PaidAmount = payhook.StatePaid, plan.Amount
+	case req.Operation == payhook.OpVoid && res.Success:
+		child.State = payhook.ChildVoided
+		t.State, t.VoidedAmount, t.Result = payhook.StateCanceled, plan.Amount, payhook.ResultCanceled
+	}
+	now := s.clock.Now()
+	t.Children = append(t.Children, child)
+	t.UpdatedAt = now.UTC()
+	tree := payload.Operation(t, &child, now)
+	recipients := payhook.OperationRecipients(c.settings, c.plugins[t.Type], t)
+	notes, err := s.notifications(payhook.KindOperation, t, recipients, tree, c.settings)
+	if err != nil {
+		return nil, err
+	}
+	ch.Notifications = notes
+	// The answer is the notification's JSON, signed the same way (always JSON, whatever
+	// the notifications' format).
+	st := c.settings
+	st.Format = payhook.FormatJSON
+	body, _, err := payload.Encode(payload.Operation(t, &child, now), st)
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{StatusCode: 200, Body: body}, nil
+}
+
+// paymentNotifications prepares the payment notifications of t's current state, routed by
+// SPEC §3; the transaction's own URL decides the redirect only when forRedirect.
+func (s *Service) paymentNotifications(c *config, t *payhook.Transaction, forRedirect bool) ([]*payhook.Notification, error) {
+	recipients := payhook.PaymentRecipients(c.settings, c.plugins[t.Type], t, false)
+	if !forRedirect {
+		for i := range recipients {
+			recipients[i].RedirectDecider = false
+		}
+	}
+	return s.notifications(payhook.KindPayment, t, recipients, payload.Payment(t, s.clock.Now()), c.settings)
+}
+
+// commit stores a change and hands its pending notifications to the engine: the one that
+// decides a redirect is delivered at once and its result returned; the others go to the
+// background.
+func (s *Service) commit(ctx context.Context, ch payhook.Change) (<-chan delivery.Result, error) {
+	if err := s.store.ApplyChange(ctx, ch); err != nil {
+		return nil, err
+	}
+	var decider <-chan delivery.Result
+	for _, n := range ch.Notifications {
+		switch {
+		case n.Status != payhook.StatusPending:
+		case n.RedirectDecider:
+			decider = s.engine.Deliver(n)
+		default:
+			s.engine.Enqueue(n)
+		}
+	}
+	return decider, nil
+}
+
+// ExpireDue expires the checkouts past their expiration time (SPEC §7) and sends their
+// expired payment notifications in the background. It returns how many it expired.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	list, err := s.store.ExpiredTransactions(ctx, s.clock.Now(), 200)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range list {
+		ok, err := s.expire(ctx, t.SessionID)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Service) expire(ctx context.Context, sessionID string) (bool, error) {
+	defer s.lockSession(sessionID)()
+	t, err := s.store.Transaction(ctx, sessionID)
+	if err != nil || !t.State.Payable() || s.Open(t) {
+		return false, nil
+	}
+	c, err := s.config(ctx)
+	if err != nil {
+		return false, err
+	}
+	from := t.State
+	t.State, t.Result, t.Message, t.UpdatedAt = payhook.StateExpired, payhook.ResultCanceled, "The payment link expired", s.clock.Now().UTC()
+	notes, err := s.paymentNotifications(c, t, false)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Notifications: notes, Lease: s.engine.Lease(c.settings)})
+	if payhook.ErrorCode(err) == payhook.ECONFLICT {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// RunExpiry expires due checkouts every interval until ctx ends.
+func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("expire checkouts", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package service
+
+import (
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/gateway"
+)
+
+// PaymentMethodsQuery filters the payment methods (Ottu's PaymentMethodsRequest).
+type PaymentMethodsQuery struct {
+	Plugin     string
+	Currencies []string
+	Operation  string
+}
+
+// PaymentMethods lists the gateways a plugin, currency and operation can use, in Ottu's
+// PaymentMethodsResponse shape. The sandbox gateways accept every currency.
+func (s *Service) PaymentMethods(q PaymentMethodsQuery) (map[string]any, error) {
+	fe := payhook.FieldErrors{}
+	if q.Plugin != "" && !payhook.Plugin(q.Plugin).Valid() {
+		fe.Add("plugin", "%q is not a valid choice: use \"e_commerce\" or \"payment_request\".", q.Plugin)
+	}
+	for _, c := range q.Currencies {
+		if !payhook.KnownCurrency(c) {
+			fe.Add("currencies", "%q is not an ISO 4217 currency code.", c)
+		}
+	}
+	if q.Operation != "" && q.Operation != gateway.OperationPurchase && q.Operation != gateway.OperationAuthorize {
+		fe.Add("operation", "%q is not a valid choice: use \"purchase\" or \"authorize\".", q.Operation)
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	accepted := q.Currencies
+	if len(accepted) == 0 {
+		accepted = []string{"KWD", "USD"}
+	}
+	methods := []any{}
+	for _, code := range s.gateways.Codes() {
+		g, _ := s.gateways.Get(code)
+		if q.Operation != "" && g.Operation() != q.Operation {
+			continue
+		}
+		ops := []string{"refund"}
+		if g.Operation() == gateway.OperationAuthorize {
+			ops = []string{"capture", "void", "refund"}
+		}
+		methods = append(methods, map[string]any{
+			"code": code, "name": g.Name(), "is_sandbox": g.Sandbox(), "logo": s.baseURL + "/static/pg/card.svg",
+			"wallets": []string{}, "payment_services": []any{}, "default_currency": accepted[0],
+			"accepted_currencies": accepted, "operation": g.Operation(), "operations": ops, "is_tokenizable": false,
+		})
+	}
+	return map[string]any{"customer_payment_methods": []any{}, "payment_methods": methods}, nil
+}
