@@ -32,6 +32,7 @@ type Service struct {
 	mu       sync.Mutex
 	cfg      *config // cached settings and plugin settings
 	cfgUntil time.Time
+	cfgGen   uint64               // bumped by dropConfig, so that a load begun before a change is not cached
 	keys     map[string]time.Time // API key hash → cached until
 	// lastNotify rate-limits notify-again per transaction.
 	lastNotify map[string]time.Time
@@ -156,6 +157,7 @@ func (s *Service) config(ctx context.Context) (*config, error) {
 	s.mu.Lock()
 	c := s.cfg
 	fresh := c != nil && now.Before(s.cfgUntil)
+	gen := s.cfgGen
 	s.mu.Unlock()
 	if fresh {
 		return c, nil
@@ -176,7 +178,9 @@ func (s *Service) config(ctx context.Context) (*config, error) {
 		c.plugins[p.Plugin] = p
 	}
 	s.mu.Lock()
-	s.cfg, s.cfgUntil = c, now.Add(configTTL)
+	if s.cfgGen == gen { // else the configuration changed while it loaded: c may be stale
+		s.cfg, s.cfgUntil = c, now.Add(configTTL)
+	}
 	s.mu.Unlock()
 	return c, nil
 }
@@ -184,6 +188,7 @@ func (s *Service) config(ctx context.Context) (*config, error) {
 func (s *Service) dropConfig() {
 	s.mu.Lock()
 	s.cfg = nil
+	s.cfgGen++
 	s.mu.Unlock()
 }
 

@@ -136,14 +136,15 @@ func checkoutWith(env *phtest.Env, rc *phtest.Receiver, fields map[string]any) m
 	return env.Checkout(f)
 }
 
-func str(m map[string]any, k string) string {
+// strField returns a string field of a decoded JSON object, "" when absent.
+func strField(m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	return s
 }
 
 // summaryURL is where payhook's payment summary page of a checkout is.
 func summaryURL(env *phtest.Env, c map[string]any) string {
-	return env.URL + "/b/checkout/" + str(c, "session_id") + "/summary/"
+	return env.URL + "/b/checkout/" + strField(c, "session_id") + "/summary/"
 }
 
 // decodeBody decodes a JSON notification body.
@@ -154,16 +155,16 @@ func decodeBody(t *testing.T, b []byte) map[string]any {
 	return m
 }
 
-// answer returns a Respond function that answers every request with code.
-func answer(code int) func(int, http.ResponseWriter, *http.Request) {
+// respondWith returns a Respond function that answers every request with code.
+func respondWith(code int) func(int, http.ResponseWriter, *http.Request) {
 	return func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(code)
 		io.WriteString(w, http.StatusText(code))
 	}
 }
 
-// hang holds a request until the client gives up or the receiver closes.
-func hang(_ int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+// hangUntilGivenUp holds a request until the client gives up or the receiver closes.
+func hangUntilGivenUp(_ int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
 
 func TestPayment_NotifiesMerchantBeforeRedirect(t *testing.T) {
 	t.Parallel()
@@ -171,7 +172,7 @@ func TestPayment_NotifiesMerchantBeforeRedirect(t *testing.T) {
 	rc := phtest.NewReceiver(t)
 	c := checkoutWith(env, rc, nil)
 
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
 
 	// Recorded before Pay returned: the notification went out before the redirect.
@@ -189,12 +190,12 @@ func TestPayment_NotifiesMerchantBeforeRedirect(t *testing.T) {
 	require.Equal(t, "paid", body["state"])
 	require.Equal(t, "success", body["result"])
 	require.Equal(t, "86.000", body["amount"])
-	require.Equal(t, str(c, "session_id"), body["session_id"])
+	require.Equal(t, strField(c, "session_id"), body["session_id"])
 	require.Equal(t, "ORD-1001", body["order_no"])
 	require.Equal(t, map[string]any{"cart": "C-77", "channel": "web"}, body["extra"])
 	require.Equal(t, "411111******1111", body["pg_params"].(map[string]any)["card_number"])
 
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.Equal(t, n.ID, req.Header.Get("webhook-id"))
 	require.Equal(t, "payment", n.Kind)
 	require.Equal(t, "delivered", n.Status)
@@ -212,11 +213,11 @@ func TestPayment_NotifiesMerchantBeforeRedirect(t *testing.T) {
 	require.Equal(t, "en", q.Get("lang"))
 	require.Equal(t, "ORD-1001", q.Get("order_no"))
 	require.Equal(t, n.ReferenceNumber, q.Get("reference_number"))
-	require.Equal(t, str(c, "session_id"), q.Get("session_id"))
+	require.Equal(t, strField(c, "session_id"), q.Get("session_id"))
 	require.Equal(t, "C-77", q.Get("cart"))
 	require.Equal(t, "web", q.Get("channel"))
 
-	got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+str(c, "session_id")+"/", nil, http.StatusOK)
+	got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+strField(c, "session_id")+"/", nil, http.StatusOK)
 	require.Equal(t, "paid", got["state"])
 	require.Equal(t, "credit-card", got["settled_pg_code"])
 }
@@ -249,7 +250,7 @@ func TestPayment_MerchantAnswerDecidesRedirect(t *testing.T) {
 			}
 			c := checkoutWith(env, rc, map[string]any{"redirect_url": tt.redirectURL})
 
-			code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+			code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 			require.Equal(t, http.StatusSeeOther, code)
 			if tt.toShop {
 				require.True(t, strings.HasPrefix(loc, "https://shop.example/return?"), loc)
@@ -257,7 +258,7 @@ func TestPayment_MerchantAnswerDecidesRedirect(t *testing.T) {
 				require.Equal(t, summaryURL(env, c), loc)
 			}
 			require.Len(t, rc.Requests(), 1, "one request, and no retry of an answer")
-			n := onlyNotification(t, env, str(c, "session_id"))
+			n := onlyNotification(t, env, strField(c, "session_id"))
 			require.Equal(t, tt.status, n.Status)
 			require.Len(t, n.Attempts, 1)
 			require.Equal(t, tt.answer, *n.Attempts[0].StatusCode)
@@ -298,14 +299,14 @@ func TestPayment_NotSentRecordsReason(t *testing.T) {
 				c = checkoutWith(env, rc, nil)
 			}
 
-			code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+			code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 			require.Equal(t, http.StatusSeeOther, code)
 			// Nothing sent: the customer goes to redirect_url at once.
 			require.True(t, strings.HasPrefix(loc, "https://shop.example/return?"), loc)
 			u, _ := url.Parse(loc)
-			require.Equal(t, str(c, "session_id"), u.Query().Get("session_id"))
+			require.Equal(t, strField(c, "session_id"), u.Query().Get("session_id"))
 
-			n := onlyNotification(t, env, str(c, "session_id"))
+			n := onlyNotification(t, env, strField(c, "session_id"))
 			require.Equal(t, "not_sent", n.Status)
 			require.NotNil(t, n.Reason)
 			require.Equal(t, tt.reason, *n.Reason)
@@ -326,7 +327,7 @@ func TestPayment_NotSentWithoutRedirectURLGoesToSummary(t *testing.T) {
 	t.Parallel()
 	env := setupWebhooks(t, map[string]any{"enabled": false})
 	c := checkoutWith(env, nil, map[string]any{"redirect_url": nil})
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.Equal(t, summaryURL(env, c), loc)
 }
@@ -335,11 +336,11 @@ func TestPayment_PluginAndTransactionURLsBothNotified(t *testing.T) {
 	t.Parallel()
 	env := setupWebhooks(t, nil)
 	txn, plugin := phtest.NewReceiver(t), phtest.NewReceiver(t)
-	plugin.Respond = answer(500) // the plugin's answer decides nothing
+	plugin.Respond = respondWith(500) // the plugin's answer decides nothing
 	env.JSON("PUT", "/b/webhook/v1/plugins/e_commerce/", map[string]any{"webhook_url": plugin.URL}, http.StatusOK)
 	c := checkoutWith(env, txn, nil)
 
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.True(t, strings.HasPrefix(loc, "https://shop.example/return?"), "the transaction's 200 decides: %s", loc)
 	require.Len(t, txn.Requests(), 1)
@@ -349,7 +350,7 @@ func TestPayment_PluginAndTransactionURLsBothNotified(t *testing.T) {
 	require.Equal(t, txnReq.Body, got[0].Body, "one payload, rendered once")
 	require.NotEqual(t, txnReq.Header.Get("webhook-id"), got[0].Header.Get("webhook-id"), "one notification per URL")
 
-	list := sessionNotifications(t, env, str(c, "session_id"))
+	list := sessionNotifications(t, env, strField(c, "session_id"))
 	require.Len(t, list, 2)
 	byURL := map[string]notificationJSON{}
 	for _, n := range list {
@@ -371,10 +372,10 @@ func TestPayment_PluginURLDecidesWithoutTransactionURL(t *testing.T) {
 	env.JSON("PUT", "/b/webhook/v1/plugins/e_commerce/", map[string]any{"webhook_url": plugin.URL}, http.StatusOK)
 	c := checkoutWith(env, nil, nil)
 
-	_, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	_, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.True(t, strings.HasPrefix(loc, "https://shop.example/return?"), loc)
 	require.Len(t, plugin.Requests(), 1, "awaited before the redirect")
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.True(t, n.RedirectDecider)
 	require.Equal(t, "delivered", n.Status)
 }
@@ -386,9 +387,9 @@ func TestPayment_SameURLInPluginAndTransactionSentOnce(t *testing.T) {
 	env.JSON("PUT", "/b/webhook/v1/plugins/e_commerce/", map[string]any{"webhook_url": rc.URL}, http.StatusOK)
 	c := checkoutWith(env, rc, nil)
 
-	code, _ := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, _ := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.True(t, n.RedirectDecider)
 	require.Equal(t, "delivered", n.Status)
 	// Give a wrongly queued second request the time to arrive.
@@ -411,7 +412,7 @@ func TestPayment_FailedCardsNotifyFailure(t *testing.T) {
 			rc := phtest.NewReceiver(t)
 			c := checkoutWith(env, rc, nil)
 
-			code, _ := env.Pay(str(c, "checkout_url"), tt.card)
+			code, _ := env.Pay(strField(c, "checkout_url"), tt.card)
 			require.Equal(t, http.StatusSeeOther, code)
 			reqs := rc.Requests()
 			require.Len(t, reqs, 1)
@@ -423,7 +424,7 @@ func TestPayment_FailedCardsNotifyFailure(t *testing.T) {
 			require.Equal(t, tt.result, body["result"])
 			require.NotContains(t, body, "paid_amount")
 
-			got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+str(c, "session_id")+"/", nil, http.StatusOK)
+			got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+strField(c, "session_id")+"/", nil, http.StatusOK)
 			require.Equal(t, "failed", got["state"])
 		})
 	}
@@ -435,7 +436,7 @@ func TestPayment_CancelNotifiesCanceled(t *testing.T) {
 	rc := phtest.NewReceiver(t)
 	c := checkoutWith(env, rc, nil)
 
-	code, loc := env.PostForm(str(c, "checkout_url"), url.Values{"action": {"cancel"}})
+	code, loc := env.PostForm(strField(c, "checkout_url"), url.Values{"action": {"cancel"}})
 	require.Equal(t, http.StatusSeeOther, code)
 	require.True(t, strings.HasPrefix(loc, "https://shop.example/return?"), loc)
 	reqs := rc.Requests()
@@ -445,7 +446,7 @@ func TestPayment_CancelNotifiesCanceled(t *testing.T) {
 	require.Equal(t, "canceled", body["state"])
 	require.Equal(t, "canceled", body["result"])
 
-	got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+str(c, "session_id"), nil, http.StatusOK)
+	got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+strField(c, "session_id"), nil, http.StatusOK)
 	require.Equal(t, "canceled", got["state"])
 }
 
@@ -455,17 +456,17 @@ func TestPayment_PayingTwiceIsConflict(t *testing.T) {
 	rc := phtest.NewReceiver(t)
 	c := checkoutWith(env, rc, nil)
 
-	code, _ := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, _ := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusConflict, code)
 	require.Empty(t, loc)
-	code, _ = env.PostForm(str(c, "checkout_url"), url.Values{"action": {"cancel"}})
+	code, _ = env.PostForm(strField(c, "checkout_url"), url.Values{"action": {"cancel"}})
 	require.Equal(t, http.StatusConflict, code, "a paid checkout cannot be canceled either")
 
 	require.Len(t, rc.Requests(), 1)
-	require.Len(t, sessionNotifications(t, env, str(c, "session_id")), 1)
-	got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+str(c, "session_id")+"/", nil, http.StatusOK)
+	require.Len(t, sessionNotifications(t, env, strField(c, "session_id")), 1)
+	got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+strField(c, "session_id")+"/", nil, http.StatusOK)
 	require.Equal(t, "paid", got["state"])
 }
 
@@ -473,10 +474,10 @@ func TestPayment_SummaryShowsReference(t *testing.T) {
 	t.Parallel()
 	env := setupWebhooks(t, nil)
 	rc := phtest.NewReceiver(t)
-	rc.Respond = answer(201)
+	rc.Respond = respondWith(201)
 	c := checkoutWith(env, rc, nil)
 
-	_, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	_, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, summaryURL(env, c), loc)
 	resp, err := env.Client.Get(loc)
 	require.NoError(t, err)
@@ -484,7 +485,7 @@ func TestPayment_SummaryShowsReference(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
-	ref := onlyNotification(t, env, str(c, "session_id")).ReferenceNumber
+	ref := onlyNotification(t, env, strField(c, "session_id")).ReferenceNumber
 	require.NotEmpty(t, ref)
 	require.Contains(t, string(page), ref)
 	require.Contains(t, string(page), "Payment successful")
@@ -496,16 +497,16 @@ func TestPayment_CardNumberNeverStoredOrSent(t *testing.T) {
 	env := setupWebhooks(t, nil)
 	rc := phtest.NewReceiver(t)
 	c := checkoutWith(env, rc, nil)
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.NotContains(t, loc, sandbox.CardSuccess)
 
 	require.Len(t, rc.Requests(), 1)
 	require.NotContains(t, string(rc.Requests()[0].Body), sandbox.CardSuccess)
-	_, list := env.Do("GET", "/b/webhook/v1/notifications/?session_id="+str(c, "session_id"), nil)
+	_, list := env.Do("GET", "/b/webhook/v1/notifications/?session_id="+strField(c, "session_id"), nil)
 	require.Contains(t, string(list), "411111******1111")
 	require.NotContains(t, string(list), sandbox.CardSuccess)
-	_, txn := env.Do("GET", "/b/checkout/v1/pymt-txn/"+str(c, "session_id")+"/", nil)
+	_, txn := env.Do("GET", "/b/checkout/v1/pymt-txn/"+strField(c, "session_id")+"/", nil)
 	require.NotContains(t, string(txn), sandbox.CardSuccess)
 
 	// The database, its write-ahead log included.
@@ -536,7 +537,7 @@ func TestPayment_XMLFormat(t *testing.T) {
 	env := setupWebhooks(t, map[string]any{"format": "xml"})
 	rc := phtest.NewReceiver(t)
 	c := checkoutWith(env, rc, nil)
-	code, _ := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, _ := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
 
 	reqs := rc.Requests()
@@ -560,12 +561,12 @@ func TestPayment_XMLFormat(t *testing.T) {
 		fields[n.XMLName.Local] = n.Text
 	}
 	require.Equal(t, "paid", fields["state"])
-	require.Equal(t, str(c, "session_id"), fields["session_id"])
+	require.Equal(t, strField(c, "session_id"), fields["session_id"])
 	want, err := signature.Sign(signature.V1, merchantKey, fields)
 	require.NoError(t, err)
 	require.Equal(t, want, sig)
 
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.Equal(t, "delivered", n.Status)
 	var logged string
 	require.NoError(t, json.Unmarshal(n.Payload, &logged), "an XML payload is logged as a string")
@@ -577,7 +578,7 @@ func TestPayment_V2SignatureVerifies(t *testing.T) {
 	env := setupWebhooks(t, map[string]any{"version": "v2"})
 	rc := phtest.NewReceiver(t)
 	c := checkoutWith(env, rc, nil)
-	env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 
 	reqs := rc.Requests()
 	require.Len(t, reqs, 1)
@@ -591,18 +592,18 @@ func TestPayment_StandardWebhooksHeadersVerify(t *testing.T) {
 	t.Parallel()
 	env := setupWebhooks(t, nil)
 	cfg := env.Configure(map[string]any{"standard_webhooks": true})
-	secret := str(cfg, "standard_webhooks_secret")
+	secret := strField(cfg, "standard_webhooks_secret")
 	require.True(t, strings.HasPrefix(secret, "whsec_"), secret)
 	rc := phtest.NewReceiver(t)
 	c := checkoutWith(env, rc, nil)
-	env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 
 	reqs := rc.Requests()
 	require.Len(t, reqs, 1)
 	wh, err := standardwebhooks.NewWebhook(secret)
 	require.NoError(t, err)
 	require.NoError(t, wh.Verify(reqs[0].Body, reqs[0].Header))
-	require.Equal(t, onlyNotification(t, env, str(c, "session_id")).ID, reqs[0].Header.Get("webhook-id"))
+	require.Equal(t, onlyNotification(t, env, strField(c, "session_id")).ID, reqs[0].Header.Get("webhook-id"))
 }
 
 // The documents' scenario (SPEC §4), scaled down: timeout 20 s → 0.4 s, backoff 5 s →
@@ -627,13 +628,13 @@ func TestPayment_RetriesAfterTimeoutThenDelivers(t *testing.T) {
 	c := checkoutWith(env, rc, nil)
 
 	start := time.Now()
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	took := time.Since(start)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.True(t, strings.HasPrefix(loc, "https://shop.example/return?"), "delivered with a 200: %s", loc)
 	require.GreaterOrEqual(t, took, back, "the customer waited for the answer")
 
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.Equal(t, "delivered", n.Status)
 	require.Len(t, n.Attempts, 2, "no third attempt")
 	a1, a2 := n.Attempts[0], n.Attempts[1]
@@ -655,13 +656,13 @@ func TestPayment_MerchantThatNeverAnswersFailsAfterAllAttempts(t *testing.T) {
 	t.Parallel()
 	env := setupWebhooks(t, map[string]any{"timeout": 0.2, "retries": 3, "backoff_factor": 0.1})
 	rc := phtest.NewReceiver(t)
-	rc.Respond = hang
+	rc.Respond = hangUntilGivenUp
 	c := checkoutWith(env, rc, nil)
 
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.Equal(t, summaryURL(env, c), loc)
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.Equal(t, "failed", n.Status)
 	require.Len(t, n.Attempts, 3)
 	for i, a := range n.Attempts {
@@ -676,12 +677,12 @@ func TestPayment_RetryDisabledMakesOneAttempt(t *testing.T) {
 	t.Parallel()
 	env := setupWebhooks(t, map[string]any{"timeout": 0.2, "retries": 3, "retry_enabled": false})
 	rc := phtest.NewReceiver(t)
-	rc.Respond = hang
+	rc.Respond = hangUntilGivenUp
 	c := checkoutWith(env, rc, nil)
 
-	_, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	_, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, summaryURL(env, c), loc)
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.Equal(t, "failed", n.Status)
 	require.Len(t, n.Attempts, 1)
 	require.Equal(t, "timeout after 0.2s", *n.Attempts[0].Error)
@@ -691,12 +692,12 @@ func TestPayment_ErrorAnswerIsNotRetried(t *testing.T) {
 	t.Parallel()
 	env := setupWebhooks(t, map[string]any{"retries": 5})
 	rc := phtest.NewReceiver(t)
-	rc.Respond = answer(500)
+	rc.Respond = respondWith(500)
 	c := checkoutWith(env, rc, nil)
 
-	_, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	_, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, summaryURL(env, c), loc)
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.Equal(t, "failed", n.Status)
 	require.Len(t, n.Attempts, 1)
 	require.Equal(t, 500, *n.Attempts[0].StatusCode)
@@ -714,10 +715,10 @@ func TestPayment_RefusedConnectionIsRetried(t *testing.T) {
 	require.NoError(t, l.Close())
 	c := checkoutWith(env, nil, map[string]any{"webhook_url": closed})
 
-	code, loc := env.Pay(str(c, "checkout_url"), sandbox.CardSuccess)
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.Equal(t, summaryURL(env, c), loc)
-	n := onlyNotification(t, env, str(c, "session_id"))
+	n := onlyNotification(t, env, strField(c, "session_id"))
 	require.Equal(t, "failed", n.Status)
 	require.Len(t, n.Attempts, 3)
 	for _, a := range n.Attempts {
@@ -745,7 +746,7 @@ func TestPayment_DeliveryOutlivesTheCustomersRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	form := url.Values{"card_number": {sandbox.CardSuccess}, "card_expiry": {"12/39"}, "card_cvv": {"123"}}
-	req, err := http.NewRequestWithContext(ctx, "POST", str(c, "checkout_url"), strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, "POST", strField(c, "checkout_url"), strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	_, err = env.Client.Do(req)
@@ -753,7 +754,7 @@ func TestPayment_DeliveryOutlivesTheCustomersRequest(t *testing.T) {
 	rc.Wait(t, 1, 2*time.Second)
 	close(release)
 
-	id := onlyNotification(t, env, str(c, "session_id")).ID
+	id := onlyNotification(t, env, strField(c, "session_id")).ID
 	phtest.Eventually(t, 3*time.Second, func() bool { return getNotification(t, env, id).Status == "delivered" },
 		"the notification is delivered although the customer left")
 	require.Len(t, rc.Requests(), 1)
