@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,6 +31,9 @@ type benchOptions struct {
 	binary      string
 	merchant    time.Duration
 	cpuProfile  string
+	scenario    string
+	urls        int
+	runs        int
 }
 
 // runBench implements "payhook bench": it starts a fresh "payhook serve" on SQLite in a
@@ -55,6 +57,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.binary, "binary", "", "payhook binary to benchmark (default: this one)")
 	fs.DurationVar(&o.merchant, "merchant-delay", 0, "time the merchant's receiver takes to answer")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "have payhook serve write a CPU profile to this file")
+	fs.StringVar(&o.scenario, "scenario", "payments", "what to measure: payments (checkout, pay, synchronous notification) or operations (refunds, background notifications)")
+	fs.IntVar(&o.urls, "urls", 100, "operations: merchant URLs (each its own loopback port) the notifications spread over")
+	fs.IntVar(&o.runs, "runs", 5, "operations: runs of the isolation comparison (healthy vs 1% of URLs hanging); medians are reported")
 	if err := fs.Parse(args); err != nil {
 		return usageExit(err, stderr)
 	}
@@ -207,6 +212,12 @@ func bench(o benchOptions, stdout, stderr io.Writer) error {
 			return fmt.Errorf("warm-up payment: %w", err)
 		}
 	}
+	if o.scenario == "operations" {
+		return benchOperations(c, o, stdout)
+	}
+	if o.scenario != "payments" {
+		return fmt.Errorf("unknown --scenario %q: payments or operations", o.scenario)
+	}
 	if o.duration > 0 {
 		if err := benchThroughput(c, o, stdout); err != nil {
 			return err
@@ -236,8 +247,11 @@ func waitReady(base string, timeout time.Duration) error {
 }
 
 func benchConfigure(c *benchClient) error {
-	body := []byte(`{"enabled":true,"api_transactions_enabled":true,"timeout":10,"backoff_factor":1}`)
-	req, _ := http.NewRequest(http.MethodPatch, c.base+"/b/webhook/v1/config/", bytes.NewReader(body))
+	return c.patchConfig(`{"enabled":true,"api_transactions_enabled":true,"timeout":10,"backoff_factor":1}`)
+}
+
+func (c *benchClient) patchConfig(patch string) error {
+	req, _ := http.NewRequest(http.MethodPatch, c.base+"/b/webhook/v1/config/", strings.NewReader(patch))
 	req.Header.Set("Authorization", "Api-Key "+c.key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
