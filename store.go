@@ -120,12 +120,37 @@ type Store interface {
 	// new round of attempts) and leases it; ok is false when it was already pending.
 	Resend(ctx context.Context, id string, now time.Time, lease Lease) (n *Notification, ok bool, err error)
 
+	// ListTransactions returns the matching transactions, newest first, and how many
+	// match in all.
+	ListTransactions(ctx context.Context, f TransactionFilter) ([]*Transaction, int, error)
+
+	// CreateUser stores a new user and sets its ID (ECONFLICT when the email is taken).
+	CreateUser(ctx context.Context, u *User) error
+	// UserByEmail returns a user (ENOTFOUND when none).
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// UserByID returns a user (ENOTFOUND when none).
+	UserByID(ctx context.Context, id int64) (*User, error)
+	// CreateSession stores a dashboard session.
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns an unexpired session by token hash (ENOTFOUND when none).
+	Session(ctx context.Context, tokenHash string, now time.Time) (*Session, error)
+	// DeleteSession removes a session (signing out).
+	DeleteSession(ctx context.Context, tokenHash string) error
+	// AddAudit appends to the audit log.
+	AddAudit(ctx context.Context, e AuditEntry) error
+	// ListAudit returns audit entries, newest first, and how many there are.
+	ListAudit(ctx context.Context, limit, offset int) ([]AuditEntry, int, error)
+
 	// CreateAPIKey stores a new API key and sets its ID.
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// APIKeyByHash returns the unrevoked key with that hash (ENOTFOUND when none).
 	APIKeyByHash(ctx context.Context, hash string) (*APIKey, error)
 	// CountAPIKeys returns how many unrevoked keys exist.
 	CountAPIKeys(ctx context.Context) (int, error)
+	// ListAPIKeys returns every key, revoked ones too, newest first.
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeAPIKey revokes a key (ENOTFOUND when there is no such unrevoked key).
+	RevokeAPIKey(ctx context.Context, id int64, at time.Time) error
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

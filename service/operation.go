@@ -74,8 +74,10 @@ func (s *Service) findTransaction(ctx context.Context, sessionID, orderNo string
 // expire with a payment notification of that state; delete with none. The notifications
 // are stored with the change and delivered in the background. trackingKey, when set,
 // makes the request idempotent: the same key and body answer the first operation's
-// result again, with no second gateway call or notification.
-func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]json.RawMessage, trackingKey string, initiator *payhook.Initiator) (*Answer, error) {
+// result again, with no second gateway call or notification. The user in ctx
+// (WithInitiator), if any, is the payloads' initiator.
+func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]json.RawMessage, trackingKey string) (*Answer, error) {
+	initiator := initiatorOf(ctx)
 	req, err := payhook.DecodeOperationRequest(body)
 	if err != nil {
 		return nil, err

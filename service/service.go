@@ -27,7 +27,7 @@ type Service struct {
 	log      *slog.Logger
 	baseURL  string
 
-	payLocks sync.Map // session id → *sync.Mutex: one payment at a time per session
+	payLocks sync.Map // session id → *sessionLock: one payment or operation at a time per session
 
 	mu       sync.Mutex
 	cfg      *config // cached settings and plugin settings
@@ -36,6 +36,7 @@ type Service struct {
 	keys     map[string]time.Time // API key hash → cached until
 	// lastNotify rate-limits notify-again per transaction.
 	lastNotify map[string]time.Time
+	throttle   signInThrottle
 }
 
 // config is a snapshot of the webhook configuration.
@@ -108,7 +109,41 @@ func (s *Service) CreateAPIKey(ctx context.Context, name string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("create API key: %w", err)
 	}
+	s.audit(ctx, "api_key.create", fmt.Sprintf("%q (%s…)", name, prefix(key)))
 	return key, nil
+}
+
+// APIKeys lists the API keys (never the keys themselves: name, prefix, dates).
+func (s *Service) APIKeys(ctx context.Context) ([]payhook.APIKey, error) {
+	return s.store.ListAPIKeys(ctx)
+}
+
+// RevokeAPIKey revokes an API key; it stops working at once in this process.
+func (s *Service) RevokeAPIKey(ctx context.Context, id int64) error {
+	keys, err := s.store.ListAPIKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.store.RevokeAPIKey(ctx, id, s.clock.Now().UTC()); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.ID == id {
+			s.mu.Lock()
+			delete(s.keys, k.Hash)
+			s.mu.Unlock()
+			s.audit(ctx, "api_key.revoke", fmt.Sprintf("%q (%s…)", k.Name, k.Prefix))
+		}
+	}
+	return nil
+}
+
+// Transactions lists transactions for the dashboard, newest first.
+func (s *Service) Transactions(ctx context.Context, f payhook.TransactionFilter) ([]*payhook.Transaction, int, error) {
+	if f.Limit <= 0 || f.Limit > MaxPageSize {
+		f.Limit = 50
+	}
+	return s.store.ListTransactions(ctx, f)
 }
 
 func hashKey(k string) string {
@@ -216,6 +251,7 @@ func (s *Service) UpdateSettings(ctx context.Context, p payhook.SettingsPatch) (
 		return payhook.Settings{}, payhook.Rotations{}, err
 	}
 	s.dropConfig()
+	s.audit(ctx, "webhook.config.update", settingsDiff(cur, next, rot))
 	return next, rot, nil
 }
 
@@ -244,7 +280,11 @@ func (s *Service) PutPluginSettings(ctx context.Context, ps payhook.PluginSettin
 		ps.States = []payhook.State{}
 	}
 	defer s.dropConfig()
-	return s.store.PutPluginSettings(ctx, ps)
+	if err := s.store.PutPluginSettings(ctx, ps); err != nil {
+		return err
+	}
+	s.audit(ctx, "webhook.plugin.put", fmt.Sprintf("%s: webhook_url %q, state_filter_enabled %t, states %v", ps.Plugin, ps.WebhookURL, ps.StateFilterEnabled, ps.States))
+	return nil
 }
 
 // DeletePluginSettings removes a plugin's settings.
@@ -253,7 +293,11 @@ func (s *Service) DeletePluginSettings(ctx context.Context, p payhook.Plugin) er
 		return payhook.Errorf(payhook.ENOTFOUND, "no plugin %q: use e_commerce or payment_request", p)
 	}
 	defer s.dropConfig()
-	return s.store.DeletePluginSettings(ctx, p)
+	if err := s.store.DeletePluginSettings(ctx, p); err != nil {
+		return err
+	}
+	s.audit(ctx, "webhook.plugin.delete", string(p))
+	return nil
 }
 
 // Ping checks the database.

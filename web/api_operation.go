@@ -16,7 +16,7 @@ func (s *Server) operation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.svc.Operate(r.Context(), raw, body, r.Header.Get("Tracking-Key"), nil)
+	a, err := s.svc.Operate(r.Context(), raw, body, r.Header.Get("Tracking-Key"))
 	if err != nil {
 		return err
 	}

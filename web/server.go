@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -25,11 +26,12 @@ const MaxBodyBytes = 1 << 20
 
 // Server serves payhook's HTTP endpoints.
 type Server struct {
-	svc     *service.Service
-	log     *slog.Logger
-	mux     *http.ServeMux
-	metrics *prometheus.Registry
-	pages   *pages
+	svc       *service.Service
+	log       *slog.Logger
+	mux       *http.ServeMux
+	metrics   *prometheus.Registry
+	pages     *pages
+	dashPages dashPages
 }
 
 // Config configures a server.
@@ -52,7 +54,11 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: c.Service, log: c.Logger, mux: http.NewServeMux(), metrics: c.Metrics, pages: p}
+	dp, err := newDashPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{svc: c.Service, log: c.Logger, mux: http.NewServeMux(), metrics: c.Metrics, pages: p, dashPages: dp}
 	s.routes()
 	return s, nil
 }
@@ -92,6 +98,14 @@ func (s *Server) routes() {
 	s.route("GET", "/b/checkout/{session_id}/", s.checkoutPage)
 	s.route("POST", "/b/checkout/{session_id}/", s.checkoutSubmit)
 	s.route("GET", "/b/checkout/{session_id}/summary/", s.summaryPage)
+	// Dashboard.
+	s.route("GET", "/dashboard/login", s.loginPage)
+	s.route("POST", "/dashboard/login", s.loginSubmit)
+	s.route("POST", "/dashboard/logout", s.dashboard(s.logout))
+	s.route("GET", "/dashboard/", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, DashboardPath+"/transactions", http.StatusSeeOther)
+	})
+	s.dashboardRoutes()
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(staticFS)))
 	// Operations.
 	s.route("GET", "/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -136,17 +150,50 @@ func (r *statusRecorder) Header() http.Header         { return r.header }
 func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
 
-// api wraps an API handler: Api-Key authentication, errors in Ottu's shapes.
+// api wraps an API handler: authentication by Api-Key or, as Ottu allows, by a dashboard
+// user's Basic auth (who then is the initiator of what they do); errors in Ottu's shapes.
 func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.svc.AuthenticateAPIKey(r.Context(), apiKey(r)); err != nil {
-			s.writeError(w, r, err)
-			return
+		ctx := r.Context()
+		if email, password, ok := r.BasicAuth(); ok {
+			u, err := s.svc.AuthenticateBasic(ctx, email, password, clientAddr(r))
+			if err != nil {
+				if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
+					w.Header().Set("WWW-Authenticate", `Basic realm="payhook"`)
+				}
+				s.writeError(w, r, err)
+				return
+			}
+			ctx = service.WithInitiator(service.WithActor(ctx, u.Email), u.Initiator())
+		} else {
+			key := apiKey(r)
+			if err := s.svc.AuthenticateAPIKey(ctx, key); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			ctx = service.WithActor(ctx, "API key "+keyPrefix(key))
 		}
+		r = r.WithContext(ctx)
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// clientAddr is the client's IP address (the throttle's key); the port is dropped.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func keyPrefix(key string) string {
+	if len(key) > 7 {
+		return key[:7] + "…"
+	}
+	return key
 }
 
 // apiKey reads "Authorization: Api-Key <key>".

@@ -5,6 +5,7 @@
 //	payhook sign      print the signature of a payload
 //	payhook verify    check a payload's signature
 //	payhook bench     measure payments/s and the latency the notification adds
+//	payhook user      create a dashboard user
 //
 // Every flag has a PAYHOOK_* environment twin; run "payhook serve -h" for the list.
 package main
@@ -23,6 +24,7 @@ Usage:
   payhook sign    --key KEY [--version v1|v2] [FILE]
   payhook verify  --key KEY [FILE]
   payhook bench   [flags]   run the end-to-end benchmark against a fresh payhook serve
+  payhook user create --email EMAIL [--database …]   create a dashboard user (password on stdin)
 
 Run "payhook COMMAND -h" for a command's flags.
 `
@@ -47,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runVerify(args[1:], stdin, stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
+	case "user":
+		return runUser(args[1:], stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

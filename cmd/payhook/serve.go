@@ -212,6 +212,15 @@ func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	if email, password := os.Getenv("PAYHOOK_ADMIN_EMAIL"), os.Getenv("PAYHOOK_ADMIN_PASSWORD"); email != "" || password != "" {
+		created, err := svc.EnsureUser(ctx, email, password)
+		if err != nil {
+			return fmt.Errorf("PAYHOOK_ADMIN_EMAIL/PAYHOOK_ADMIN_PASSWORD: %w", err)
+		}
+		if created {
+			log.Info("created the dashboard user", "email", email)
+		}
+	}
 	if newKey != "" {
 		fmt.Fprintf(stdout, "payhook: created an API key (shown only this once; keep it):\n\n    %s\n\n", newKey)
 	}

@@ -1,0 +1,215 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/payhook/payhook"
+)
+
+// SessionLifetime is how long a dashboard sign-in lasts.
+const SessionLifetime = 12 * time.Hour
+
+// Sign-in throttle: after MaxFailedSignIns failures for one email or one client address
+// within SignInWindow, sign-in is refused for that email or address until the window
+// passes.
+const (
+	MaxFailedSignIns = 5
+	SignInWindow     = 15 * time.Minute
+)
+
+// MinPasswordLength is the shortest password a user may have.
+const MinPasswordLength = 10
+
+// CreateUser creates a dashboard user with a bcrypt-hashed password.
+func (s *Service) CreateUser(ctx context.Context, email, password string) (*payhook.User, error) {
+	fe := payhook.FieldErrors{}
+	email = strings.TrimSpace(strings.ToLower(email))
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		fe.Add("email", "Enter a valid email address.")
+	}
+	if len(password) < MinPasswordLength {
+		fe.Add("password", "Use at least %d characters.", MinPasswordLength)
+	}
+	if len(password) > 72 {
+		fe.Add("password", "Use at most 72 characters.")
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	username, _, _ := strings.Cut(email, "@")
+	u := &payhook.User{Email: email, Username: username, PasswordHash: string(hash), CreatedAt: s.clock.Now().UTC()}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// EnsureUser creates the user unless one with that email exists (PAYHOOK_ADMIN_EMAIL and
+// PAYHOOK_ADMIN_PASSWORD at start); it reports whether it created one.
+func (s *Service) EnsureUser(ctx context.Context, email, password string) (bool, error) {
+	if _, err := s.store.UserByEmail(ctx, strings.TrimSpace(strings.ToLower(email))); err == nil {
+		return false, nil
+	} else if payhook.ErrorCode(err) != payhook.ENOTFOUND {
+		return false, err
+	}
+	_, err := s.CreateUser(ctx, email, password)
+	return err == nil, err
+}
+
+// signInThrottle counts recent failed sign-ins by email and by client address.
+type signInThrottle struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time
+}
+
+func (t *signInThrottle) blocked(now time.Time, keys ...string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		if len(t.recent(now, k)) >= MaxFailedSignIns {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *signInThrottle) recent(now time.Time, k string) []time.Time {
+	list := t.failures[k]
+	i := 0
+	for i < len(list) && now.Sub(list[i]) > SignInWindow {
+		i++
+	}
+	list = list[i:]
+	if len(list) == 0 {
+		delete(t.failures, k)
+	} else {
+		t.failures[k] = list
+	}
+	return list
+}
+
+func (t *signInThrottle) fail(now time.Time, keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.failures == nil {
+		t.failures = map[string][]time.Time{}
+	}
+	for _, k := range keys {
+		t.failures[k] = append(t.recent(now, k), now)
+	}
+}
+
+// SignIn checks a user's email and password and starts a session. It returns the session
+// token (for the cookie; only its hash is stored) and the session. Failures are
+// throttled per email and per client address (ETOOMANY).
+func (s *Service) SignIn(ctx context.Context, email, password, clientAddr string) (string, *payhook.Session, *payhook.User, error) {
+	now := s.clock.Now()
+	email = strings.TrimSpace(strings.ToLower(email))
+	keys := []string{"email:" + email, "addr:" + clientAddr}
+	if s.throttle.blocked(now, keys...) {
+		return "", nil, nil, payhook.Errorf(payhook.ETOOMANY, "Too many failed sign-ins. Try again in %d minutes.", int(SignInWindow.Minutes()))
+	}
+	u, err := s.authenticate(ctx, email, password)
+	if err != nil {
+		if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
+			s.throttle.fail(now, keys...)
+		}
+		return "", nil, nil, err
+	}
+	token := randomToken()
+	ss := &payhook.Session{TokenHash: hashKey(token), UserID: u.ID, CSRFToken: randomToken(), CreatedAt: now.UTC(), ExpiresAt: now.Add(SessionLifetime).UTC()}
+	if err := s.store.CreateSession(ctx, ss); err != nil {
+		return "", nil, nil, err
+	}
+	return token, ss, u, nil
+}
+
+// dummyHash is compared against when the email is unknown, so that timing does not tell
+// which emails have accounts.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("payhook-dummy-password"), bcrypt.DefaultCost)
+
+func (s *Service) authenticate(ctx context.Context, email, password string) (*payhook.User, error) {
+	bad := payhook.Errorf(payhook.EUNAUTHORIZED, "Email or password is not right.")
+	u, err := s.store.UserByEmail(ctx, email)
+	if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return nil, bad
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		return nil, bad
+	}
+	return u, nil
+}
+
+// AuthenticateBasic checks Basic-auth credentials of a dashboard user for the APIs
+// (throttled like SignIn); the user becomes the initiator of what they do.
+func (s *Service) AuthenticateBasic(ctx context.Context, email, password, clientAddr string) (*payhook.User, error) {
+	now := s.clock.Now()
+	email = strings.TrimSpace(strings.ToLower(email))
+	keys := []string{"email:" + email, "addr:" + clientAddr}
+	if s.throttle.blocked(now, keys...) {
+		return nil, payhook.Errorf(payhook.ETOOMANY, "Too many failed sign-ins. Try again later.")
+	}
+	u, err := s.authenticate(ctx, email, password)
+	if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
+		s.throttle.fail(now, keys...)
+	}
+	return u, err
+}
+
+// SessionUser returns the session and user of a session token (EUNAUTHORIZED when it is
+// unknown or expired).
+func (s *Service) SessionUser(ctx context.Context, token string) (*payhook.Session, *payhook.User, error) {
+	if token == "" {
+		return nil, nil, payhook.Errorf(payhook.EUNAUTHORIZED, "Sign in first.")
+	}
+	ss, err := s.store.Session(ctx, hashKey(token), s.clock.Now())
+	if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+		return nil, nil, payhook.Errorf(payhook.EUNAUTHORIZED, "Your session has ended. Sign in again.")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.store.UserByID(ctx, ss.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ss, u, nil
+}
+
+// SignOut ends a session.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	return s.store.DeleteSession(ctx, hashKey(token))
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("payhook: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TokenHash hashes a token the way sessions and API keys are stored.
+func TokenHash(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,236 @@
+package web
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/service"
+)
+
+// Dashboard cookies. The session cookie holds a random token (its hash is stored); the
+// CSRF token of a signed-in user lives in the session and in every form; before sign-in,
+// the sign-in form uses a double-submit cookie.
+const (
+	sessionCookie   = "payhook_session"
+	loginCSRFCookie = "payhook_login_csrf"
+	csrfField       = "csrf_token"
+)
+
+// DashboardPath is where the dashboard lives; error emails link to its pages.
+const DashboardPath = "/dashboard"
+
+// dash is what every dashboard handler gets: the signed-in user and their CSRF token.
+type dash struct {
+	User *payhook.User
+	CSRF string
+}
+
+// dashView is the data of every dashboard page: the page's own data in Data.
+type dashView struct {
+	Title   string
+	Nav     string // which menu entry is current
+	Me      *payhook.User
+	CSRF    string
+	Flash   string
+	Problem string
+	Data    any
+}
+
+// dashPages are the dashboard's templates, each parsed with the layout.
+type dashPages map[string]*template.Template
+
+var dashFuncs = template.FuncMap{
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"amount": func(a payhook.Amount, ccy string) string { return a.Format(ccy) + " " + ccy },
+	"ms": func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', -1, 64) + " ms"
+	},
+	"join": strings.Join,
+}
+
+func newDashPages() (dashPages, error) {
+	names, err := fs.Glob(templateFS, "templates/dash_*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := dashPages{}
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "templates/")
+		if base == "dash_layout.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(dashFuncs).ParseFS(templateFS, "templates/dash_layout.html", n)
+		if err != nil {
+			return nil, err
+		}
+		p[strings.TrimSuffix(base, ".html")] = t
+	}
+	return p, nil
+}
+
+// renderDash writes a dashboard page.
+func (s *Server) renderDash(w http.ResponseWriter, code int, page string, v *dashView) {
+	t := s.dashPages[page]
+	if t == nil {
+		s.log.Error("no dashboard template", "page", page)
+		http.Error(w, "Internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, page+".html", v); err != nil {
+		s.log.Error("render dashboard page", "page", page, "err", err)
+		http.Error(w, "Internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(code)
+	w.Write(buf.Bytes())
+}
+
+// secureCookies is on when customers and staff reach payhook over https.
+func (s *Server) secureCookies() bool { return strings.HasPrefix(s.svc.BaseURL(), "https://") }
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: DashboardPath, HttpOnly: true,
+		Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: int(maxAge.Seconds())})
+}
+
+// dashboard wraps a dashboard handler: a session is required (else to the sign-in page),
+// and every POST must carry the session's CSRF token (else 403, nothing done).
+func (s *Server) dashboard(h func(w http.ResponseWriter, r *http.Request, d *dash) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(sessionCookie)
+		var token string
+		if err == nil {
+			token = c.Value
+		}
+		ss, u, err := s.svc.SessionUser(r.Context(), token)
+		if err != nil {
+			if payhook.ErrorCode(err) != payhook.EUNAUTHORIZED {
+				s.log.Error("load session", "err", err)
+			}
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, DashboardPath+"/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "Your session has ended: sign in again.", http.StatusUnauthorized)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "Bad form.", http.StatusBadRequest)
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get(csrfField)), []byte(ss.CSRFToken)) != 1 {
+				http.Error(w, "This form has expired or did not come from payhook (CSRF check failed). Reload the page and try again.", http.StatusForbidden)
+				return
+			}
+		}
+		ctx := service.WithInitiator(service.WithActor(r.Context(), u.Email), u.Initiator())
+		if err := h(w, r.WithContext(ctx), &dash{User: u, CSRF: ss.CSRFToken}); err != nil {
+			s.dashError(w, r, err)
+		}
+	}
+}
+
+// dashError answers a dashboard request that failed.
+func (s *Server) dashError(w http.ResponseWriter, r *http.Request, err error) {
+	switch payhook.ErrorCode(err) {
+	case payhook.ENOTFOUND:
+		http.Error(w, payhook.ErrorMessage(err), http.StatusNotFound)
+	case payhook.EINVALID, payhook.ECONFLICT:
+		http.Error(w, payhook.ErrorMessage(err), http.StatusBadRequest)
+	case payhook.ETOOMANY:
+		http.Error(w, payhook.ErrorMessage(err), http.StatusTooManyRequests)
+	default:
+		s.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+	}
+}
+
+// safeNext keeps a post-sign-in redirect inside the dashboard.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, DashboardPath+"/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") {
+		return next
+	}
+	return DashboardPath + "/transactions"
+}
+
+type loginData struct {
+	Email, Next string
+}
+
+// loginPage shows the sign-in form, with a fresh double-submit CSRF token.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	tok := randomFormToken()
+	s.setCookie(w, loginCSRFCookie, tok, time.Hour)
+	s.renderDash(w, http.StatusOK, "dash_login", &dashView{Title: "Sign in", CSRF: tok,
+		Data: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+}
+
+// loginSubmit signs in: CSRF (double submit), throttle, password check, session cookie.
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Bad form.", http.StatusBadRequest)
+		return
+	}
+	c, err := r.Cookie(loginCSRFCookie)
+	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get(csrfField))) != 1 {
+		http.Error(w, "This form has expired or did not come from payhook (CSRF check failed). Reload the page and try again.", http.StatusForbidden)
+		return
+	}
+	email, next := r.PostForm.Get("email"), safeNext(r.PostForm.Get("next"))
+	token, ss, _, err := s.svc.SignIn(r.Context(), email, r.PostForm.Get("password"), clientAddr(r))
+	if err != nil {
+		code := http.StatusUnauthorized
+		switch payhook.ErrorCode(err) {
+		case payhook.ETOOMANY:
+			code = http.StatusTooManyRequests
+		case payhook.EUNAUTHORIZED:
+		default:
+			s.dashError(w, r, err)
+			return
+		}
+		tok := randomFormToken()
+		s.setCookie(w, loginCSRFCookie, tok, time.Hour)
+		s.renderDash(w, code, "dash_login", &dashView{Title: "Sign in", CSRF: tok, Problem: payhook.ErrorMessage(err),
+			Data: loginData{Email: email, Next: next}})
+		return
+	}
+	s.setCookie(w, loginCSRFCookie, "", -time.Second)
+	s.setCookie(w, sessionCookie, token, time.Until(ss.ExpiresAt))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// logout ends the session (a POST with the CSRF token).
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, d *dash) error {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.svc.SignOut(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
+	s.setCookie(w, sessionCookie, "", -time.Second)
+	http.Redirect(w, r, DashboardPath+"/login", http.StatusSeeOther)
+	return nil
+}
+
+func randomFormToken() string { return strings.TrimRight(payhook.NewSessionID(), "=") }
