@@ -62,11 +62,29 @@ type PaymentOutcome struct {
 	Notification payhook.Status
 }
 
+// sessionLock is one session's mutex and how many callers hold it or wait for it. The
+// entry is dropped only when nobody uses it: dropping it at unlock would let a caller
+// arriving then make a second mutex and run beside one still waiting on the first.
+type sessionLock struct {
+	mu    sync.Mutex
+	users int // guarded by Service.mu
+}
+
 func (s *Service) lockSession(id string) func() {
-	m, _ := s.payLocks.LoadOrStore(id, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return func() { mu.Unlock(); s.payLocks.Delete(id) }
+	s.mu.Lock()
+	v, _ := s.payLocks.LoadOrStore(id, &sessionLock{})
+	l := v.(*sessionLock)
+	l.users++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.mu.Lock()
+		if l.users--; l.users == 0 {
+			s.payLocks.Delete(id)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // payable loads a transaction the customer may still pay or cancel.

@@ -170,8 +170,20 @@ func (s *Store) do(ctx context.Context, fn func(w *writer) error) error {
 		return ctx.Err()
 	}
 	// Once queued, the operation runs to its end: wait for it even if ctx ends, so that
-	// the caller never believes a committed write failed.
-	return <-o.done
+	// the caller never believes a committed write failed. The send above can win its race
+	// with Close after the writer's last drain: then nobody will run it, and the writer's
+	// exit (done) says so. A result is always sent before done is closed.
+	select {
+	case err := <-o.done:
+		return err
+	case <-s.done:
+		select {
+		case err := <-o.done:
+			return err
+		default:
+			return errors.New("sqlite: store closed")
+		}
+	}
 }
 
 func (s *Store) loop() {

@@ -20,11 +20,15 @@ func (s *Server) createCheckout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getCheckout is GET /b/checkout/v1/pymt-txn/{session_id}/.
+// getCheckout is GET /b/checkout/v1/pymt-txn/{session_id}/. A deleted transaction (a
+// soft delete keeps the record) is not found, as in the Operations and inquiry APIs.
 func (s *Server) getCheckout(w http.ResponseWriter, r *http.Request) error {
 	t, err := s.svc.Transaction(r.Context(), r.PathValue("session_id"))
 	if err != nil {
 		return err
+	}
+	if !t.DeletedAt.IsZero() {
+		return payhook.Errorf(payhook.ENOTFOUND, "No transaction with session_id %q.", t.SessionID)
 	}
 	writeJSON(w, http.StatusOK, s.checkoutAnswer(t))
 	return nil
@@ -61,7 +65,7 @@ func (s *Server) checkoutAnswer(t *payhook.Transaction) map[string]any {
 		"type":              string(t.Type),
 		"session_id":        t.SessionID,
 		"operation":         t.Operation(gws.AuthorizeOnly),
-		"state":             string(t.State),
+		"state":             checkoutState(t.State),
 		"billing":           "",
 		"settled_pg_code":   settled,
 		"checkout_url":      s.svc.CheckoutURL(t.SessionID),
@@ -102,4 +106,17 @@ func language(t *payhook.Transaction) string {
 		return "en"
 	}
 	return t.Language
+}
+
+// checkoutState is the state as the Checkout API may report it: Ottu's checkout schema
+// knows eight states, so a refunded transaction (it was paid; its refunds are in the
+// notifications and the inquiry) reads "paid", as does cod, and invalided reads "failed".
+func checkoutState(s payhook.State) string {
+	switch s {
+	case payhook.StateRefunded, payhook.StateCOD:
+		return string(payhook.StatePaid)
+	case payhook.StateInvalided:
+		return string(payhook.StateFailed)
+	}
+	return string(s)
 }
