@@ -174,7 +174,7 @@ func bench(o benchOptions, stdout, stderr io.Writer) error {
 	}
 	key := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	cmd := exec.Command(o.binary, "serve", "--addr", addr, "--database", filepath.Join(dir, "bench.db"),
-		"--allow-private-urls", "--log-level", "warn", "--per-destination", "1024")
+		"--allow-private-urls", "--log-level", "warn")
 	if o.cpuProfile != "" {
 		cmd.Args = append(cmd.Args, "--cpu-profile", o.cpuProfile)
 	}
