@@ -24,6 +24,7 @@ import (
 	"github.com/payhook/payhook/delivery"
 	"github.com/payhook/payhook/gateway"
 	"github.com/payhook/payhook/gateway/sandbox"
+	"github.com/payhook/payhook/mail"
 	"github.com/payhook/payhook/service"
 	"github.com/payhook/payhook/sqlite"
 	"github.com/payhook/payhook/web"
@@ -35,6 +36,8 @@ type options struct {
 	database       string
 	baseURL        string
 	smtpURL        string
+	smtp           *mail.SMTPConfig // smtpURL parsed; nil: error emails off
+	errorEmailGap  time.Duration    // flood control: one error email per URL per this long
 	allowPrivate   bool
 	perDestination int
 	logFormat      string
@@ -74,6 +77,18 @@ func envInt(name string, def int) (int, error) {
 	return n, nil
 }
 
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a duration such as 10m or 1h", name, v)
+	}
+	return d, nil
+}
+
 func parseOptions(name string, args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("payhook "+name, flag.ContinueOnError)
@@ -86,10 +101,15 @@ func parseOptions(name string, args []string, stderr io.Writer) (*options, error
 	if err != nil {
 		return nil, err
 	}
+	gap, err := envDuration("PAYHOOK_ERROR_EMAIL_INTERVAL", mail.DefaultInterval)
+	if err != nil {
+		return nil, err
+	}
 	fs.StringVar(&o.addr, "addr", envString("PAYHOOK_ADDR", "127.0.0.1:8080"), "address to listen on (PAYHOOK_ADDR)")
 	fs.StringVar(&o.database, "database", envString("PAYHOOK_DATABASE", "payhook.db"), "SQLite file, or a postgres:// URL (PAYHOOK_DATABASE)")
 	fs.StringVar(&o.baseURL, "base-url", envString("PAYHOOK_BASE_URL", ""), "how customers reach the checkout pages (PAYHOOK_BASE_URL; default http:// + the address)")
-	fs.StringVar(&o.smtpURL, "smtp-url", envString("PAYHOOK_SMTP_URL", ""), "SMTP server for error emails, smtp://user:pass@host:port (PAYHOOK_SMTP_URL)")
+	fs.StringVar(&o.smtpURL, "smtp-url", envString("PAYHOOK_SMTP_URL", ""), "SMTP server for error emails: smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (implicit TLS), optional ?from=sender (PAYHOOK_SMTP_URL)")
+	fs.DurationVar(&o.errorEmailGap, "error-email-interval", gap, "at most one error email per webhook URL per this long; the failures in between are summed up (PAYHOOK_ERROR_EMAIL_INTERVAL)")
 	fs.BoolVar(&o.allowPrivate, "allow-private-urls", allow, "let webhook URLs reach loopback and private addresses (PAYHOOK_ALLOW_PRIVATE_URLS)")
 	fs.IntVar(&o.perDestination, "per-destination", per, "concurrent attempts to one scheme+host at most (PAYHOOK_PER_DESTINATION)")
 	fs.StringVar(&o.logFormat, "log-format", envString("PAYHOOK_LOG_FORMAT", "text"), "log format: text or json (PAYHOOK_LOG_FORMAT)")
@@ -110,6 +130,16 @@ func parseOptions(name string, args []string, stderr io.Writer) (*options, error
 	}
 	if o.perDestination < 1 {
 		return nil, fmt.Errorf("--per-destination must be at least 1")
+	}
+	if o.errorEmailGap <= 0 {
+		return nil, fmt.Errorf("--error-email-interval must be more than 0")
+	}
+	if o.smtpURL != "" {
+		c, err := mail.ParseSMTPURL(o.smtpURL)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-url (PAYHOOK_SMTP_URL): %v", err)
+		}
+		o.smtp = &c
 	}
 	return o, nil
 }
@@ -198,12 +228,31 @@ func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), payhook.NewSessionID()[:8])
 
 	var svc *service.Service
+	// Error emails (SPEC §8): the engine hands each failed notification to the mailer,
+	// which never makes it wait.
+	var mailer *mail.ErrorMailer
+	var onFinished func(*payhook.Notification, payhook.Status, payhook.Attempt)
+	if o.smtp != nil {
+		mailer, err = mail.New(mail.Config{SMTP: *o.smtp, BaseURL: o.baseURL, Interval: o.errorEmailGap, Logger: log,
+			Settings:     func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) },
+			Transaction:  func(ctx context.Context, id string) (*payhook.Transaction, error) { return svc.Transaction(ctx, id) },
+			Notification: func(ctx context.Context, id string) (*payhook.Notification, error) { return svc.Notification(ctx, id) },
+		})
+		if err != nil {
+			return err
+		}
+		onFinished = mailer.OnFinished
+		log.Info("error emails on", "smtp", o.smtp.String(), "from", mailer.From(), "interval", o.errorEmailGap)
+	} else {
+		log.Info("error emails off: no --smtp-url (PAYHOOK_SMTP_URL) is set; failed notifications show only in the delivery log")
+	}
 	engine := delivery.New(delivery.Config{
 		Store:          store,
 		Settings:       func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) },
 		Sender:         delivery.NewSender(o.allowPrivate, nil),
 		Owner:          owner,
 		PerDestination: o.perDestination,
+		OnFinished:     onFinished,
 		Logger:         log,
 	})
 	svc = service.New(service.Config{Store: store, Engine: engine,
@@ -238,6 +287,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	engine.Start()
+	if mailer != nil {
+		mailer.Start()
+	}
 	expiryCtx, stopExpiry := context.WithCancel(context.Background())
 	defer stopExpiry()
 	go svc.RunExpiry(expiryCtx, time.Second)
@@ -251,15 +303,28 @@ func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests and attempts in flight")
+	// The engine stops beside the HTTP server, not after it: a customer's request waiting
+	// on a retry's backoff gets its answer (the summary page) as soon as the engine hands
+	// the retry back to the database, instead of holding the HTTP shutdown for the round.
+	ectx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- engine.Shutdown(ectx) }()
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
-	ectx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel2()
-	if err := engine.Shutdown(ectx); err != nil {
+	if err := <-engineDone; err != nil {
 		log.Warn("delivery shutdown", "err", err)
+	}
+	if mailer != nil {
+		// After the engine: its last failures are emailed (or given up, and logged).
+		mctx, cancel3 := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel3()
+		if err := mailer.Close(mctx); err != nil {
+			log.Warn("error email shutdown", "err", err)
+		}
 	}
 	log.Info("stopped")
 	return nil

@@ -50,6 +50,9 @@ type Options struct {
 	DenyPrivate   bool
 	SweepInterval time.Duration
 	Clock         payhook.Clock
+	// OnFinished, when set, is the engine's delivery.Config.OnFinished (error emails
+	// hang there); by default nothing is called.
+	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
 }
 
 // New starts an Env and stops it when the test ends.
@@ -78,6 +81,7 @@ func New(t testing.TB, opts ...Options) *Env {
 		Owner:         "test",
 		SweepInterval: o.SweepInterval,
 		Clock:         o.Clock,
+		OnFinished:    o.OnFinished,
 		Logger:        log,
 	})
 	srv := httptest.NewUnstartedServer(nil)
