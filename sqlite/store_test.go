@@ -539,6 +539,57 @@ func TestStore_FailingOpDoesNotFailItsBatch(t *testing.T) {
 	}
 }
 
+// TestStore_FailingUpdateInABatchLeavesNoHalf: among concurrent state changes, the one
+// whose notification cannot be stored fails whole (its state change is undone with it);
+// its neighbours in the same commit are stored whole.
+func TestStore_FailingUpdateInABatchLeavesNoHalf(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := context.Background()
+	_, existing := stored(t, s, payhook.Lease{}, pendingTo("https://merchant.example/first"))
+	const n = 50
+	txns := make([]*payhook.Transaction, n)
+	notes := make([]*payhook.Notification, n)
+	for i := range txns {
+		txns[i] = newTxn()
+		require.NoError(t, s.CreateTransaction(ctx, txns[i]))
+		notes[i] = newNote(txns[i], "https://merchant.example/")
+	}
+	const bad = 17
+	notes[bad].ID = existing[0].ID
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paid := *txns[i]
+			paid.State = payhook.StatePaid
+			<-start
+			errs[i] = s.UpdateTransaction(ctx, &paid, []payhook.State{payhook.StateCreated}, []*payhook.Notification{notes[i]}, payhook.Lease{})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i := range n {
+		got, err := s.Transaction(ctx, txns[i].SessionID)
+		require.NoError(t, err)
+		if i == bad {
+			require.Error(t, errs[i])
+			require.Equal(t, payhook.StateCreated, got.State, "no state change without its notification")
+			continue
+		}
+		require.NoError(t, errs[i], "writer %d", i)
+		require.Equal(t, payhook.StatePaid, got.State)
+		_, err = s.Notification(ctx, notes[i].ID)
+		require.NoError(t, err)
+	}
+	first, err := s.Notification(ctx, existing[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, "https://merchant.example/first", first.URL, "the existing notification is untouched")
+}
+
 // TestStore_ReopenClearsLeasesKeepsData: a restart frees what the previous process had
 // leased (that is how a crash mid-attempt is resumed) and keeps everything else.
 func TestStore_ReopenClearsLeasesKeepsData(t *testing.T) {
