@@ -21,6 +21,7 @@ func (s *Service) CreateCheckout(ctx context.Context, body map[string]json.RawMe
 		return nil, err
 	}
 	t := payhook.NewTransaction(req, origin, s.clock.Now())
+	t.Initiator = initiatorOf(ctx) // the dashboard (or Basic-auth) user who created it, if any
 	g, err := s.gateways.Get(req.PGCodes[0])
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,8 +103,14 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (newKey string, 
 	return key, err
 }
 
-// CreateAPIKey creates a new API key and returns it; it is never shown again.
+// CreateAPIKey creates a new API key and returns it; it is never shown again. The name
+// (1 to 100 characters) says what the key is for.
 func (s *Service) CreateAPIKey(ctx context.Context, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if n := len([]rune(name)); n < 1 || n > 100 {
+		return "", &payhook.Error{Code: payhook.EINVALID, Message: "invalid input",
+			Fields: map[string][]string{"name": {"Give the key a name of 1 to 100 characters, such as \"shop backend\"."}}}
+	}
 	key := "ph_" + payhook.NewHMACKey()
 	err := s.store.CreateAPIKey(ctx, &payhook.APIKey{Name: name, Prefix: prefix(key), Hash: hashKey(key), CreatedAt: s.clock.Now().UTC()})
 	if err != nil {

@@ -69,10 +69,10 @@ func newDashPages() (dashPages, error) {
 	p := dashPages{}
 	for _, n := range names {
 		base := strings.TrimPrefix(n, "templates/")
-		if base == "dash_layout.html" {
+		if base == "dash_layout.html" || base == "dash_parts.html" {
 			continue
 		}
-		t, err := template.New(base).Funcs(dashFuncs).ParseFS(templateFS, "templates/dash_layout.html", n)
+		t, err := template.New(base).Funcs(dashFuncs).Funcs(dashPageFuncs).ParseFS(templateFS, "templates/dash_layout.html", "templates/dash_parts.html", n)
 		if err != nil {
 			return nil, err
 		}

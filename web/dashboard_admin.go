@@ -1,0 +1,80 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/payhook/payhook"
+)
+
+// apiKeysPage is the data of the API keys page.
+type apiKeysPage struct {
+	Keys    []payhook.APIKey
+	Name    string
+	NewKey  string // shown once, right after it was created
+	NewName string
+	Errors  payhook.FieldErrors
+}
+
+func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, d *dash, code int, p apiKeysPage, problem string) error {
+	keys, err := s.svc.APIKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	p.Keys = keys
+	v := d.view(r, "API keys", "api-keys", p)
+	if problem != "" {
+		v.Flash, v.Problem = "", problem
+	}
+	s.renderDash(w, code, "dash_api_keys", v)
+	return nil
+}
+
+// apiKeysGet is GET /dashboard/api-keys: name, prefix, created, revoked.
+func (s *Server) apiKeysGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	return s.renderAPIKeys(w, r, d, http.StatusOK, apiKeysPage{}, "")
+}
+
+// apiKeysPost is POST /dashboard/api-keys: creates a key and shows it this once.
+func (s *Server) apiKeysPost(w http.ResponseWriter, r *http.Request, d *dash) error {
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	key, err := s.svc.CreateAPIKey(r.Context(), name)
+	if errs := fieldErrors(err); errs != nil {
+		return s.renderAPIKeys(w, r, d, http.StatusBadRequest, apiKeysPage{Name: name, Errors: errs}, "No key was created: correct the name.")
+	}
+	if err != nil {
+		return err
+	}
+	return s.renderAPIKeys(w, r, d, http.StatusOK, apiKeysPage{NewKey: key, NewName: name}, "")
+}
+
+// apiKeyRevoke is POST /dashboard/api-keys/{id}/revoke.
+func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request, d *dash) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return payhook.Errorf(payhook.ENOTFOUND, "No API key %q.", r.PathValue("id"))
+	}
+	if err := s.svc.RevokeAPIKey(r.Context(), id); err != nil {
+		return err
+	}
+	seeOther(w, r, DashboardPath+"/api-keys", "key_revoked")
+	return nil
+}
+
+// auditPage is the data of the audit log.
+type auditPage struct {
+	Entries []payhook.AuditEntry
+	Pager   pager
+}
+
+// auditGet is GET /dashboard/audit: who changed what, when, newest first.
+func (s *Server) auditGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	page := pageParam(r)
+	entries, total, err := s.svc.AuditLog(r.Context(), dashPageSize, (page-1)*dashPageSize)
+	if err != nil {
+		return err
+	}
+	s.renderDash(w, http.StatusOK, "dash_audit", d.view(r, "Audit log", "audit", auditPage{Entries: entries, Pager: newPager(r, page, total)}))
+	return nil
+}

@@ -1,0 +1,393 @@
+package web
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/payhook/payhook"
+)
+
+// configForm is the General tab's form as the user sees it: what was saved, or what was
+// typed when it did not validate.
+type configForm struct {
+	Enabled, APITransactionsEnabled, IgnoreSSL, NotifyOnError, RetryEnabled, StandardWebhooks bool
+
+	OperationsWebhookURL, Emails, Timeout, Retries, BackoffFactor, Version, Format, UserAgent string
+}
+
+func configFormOf(st payhook.Settings) configForm {
+	return configForm{
+		Enabled: st.Enabled, APITransactionsEnabled: st.APITransactionsEnabled, IgnoreSSL: st.IgnoreSSL,
+		NotifyOnError: st.NotifyOnError, RetryEnabled: st.RetryEnabled, StandardWebhooks: st.StandardWebhooks,
+		OperationsWebhookURL: st.OperationsWebhookURL, Emails: strings.Join(st.Emails, "\n"),
+		Timeout: formatSeconds(st.Timeout), Retries: strconv.Itoa(st.Retries), BackoffFactor: formatSeconds(st.BackoffFactor),
+		Version: st.Version, Format: st.Format, UserAgent: st.UserAgent,
+	}
+}
+
+// configCheckboxes are the General tab's checkboxes: an unchecked box is not posted at
+// all, so a missing one means off.
+var configCheckboxes = []string{"enabled", "api_transactions_enabled", "ignore_ssl", "notify_on_error", "retry_enabled", "standard_webhooks"}
+
+// configPatch turns the posted General tab into the config API's PATCH body, so that the
+// page and the API validate and save through the same UpdateSettings. Checkboxes are
+// always set (missing = off); a text field missing from the form is left unchanged. A
+// number that does not parse is passed on as a string, for Apply to name the field.
+func configPatch(f url.Values) (payhook.SettingsPatch, configForm) {
+	p := payhook.SettingsPatch{}
+	set := func(name string, v any) {
+		b, _ := json.Marshal(v)
+		p[name] = b
+	}
+	checked := func(name string) bool {
+		v := strings.ToLower(strings.TrimSpace(f.Get(name)))
+		return f.Has(name) && v != "false" && v != "0" && v != "off"
+	}
+	var typed configForm
+	for _, name := range configCheckboxes {
+		on := checked(name)
+		set(name, on)
+		switch name {
+		case "enabled":
+			typed.Enabled = on
+		case "api_transactions_enabled":
+			typed.APITransactionsEnabled = on
+		case "ignore_ssl":
+			typed.IgnoreSSL = on
+		case "notify_on_error":
+			typed.NotifyOnError = on
+		case "retry_enabled":
+			typed.RetryEnabled = on
+		case "standard_webhooks":
+			typed.StandardWebhooks = on
+		}
+	}
+	text := func(name string, dst *string, patch func(string)) {
+		if !f.Has(name) {
+			*dst = "\x00" // marks "not posted": filled from the saved settings
+			return
+		}
+		*dst = f.Get(name)
+		patch(strings.TrimSpace(*dst))
+	}
+	number := func(name string) func(string) {
+		return func(v string) {
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				set(name, v)
+				return
+			}
+			p[name] = json.RawMessage(strconv.FormatFloat(x, 'f', -1, 64))
+		}
+	}
+	text("operations_webhook_url", &typed.OperationsWebhookURL, func(v string) { set("operations_webhook_url", v) })
+	text("emails", &typed.Emails, func(v string) { set("emails", splitEmails(v)) })
+	text("timeout", &typed.Timeout, number("timeout"))
+	text("backoff_factor", &typed.BackoffFactor, number("backoff_factor"))
+	text("retries", &typed.Retries, func(v string) {
+		if n, err := strconv.Atoi(v); err == nil {
+			set("retries", n)
+		} else {
+			set("retries", v)
+		}
+	})
+	text("version", &typed.Version, func(v string) { set("version", v) })
+	text("format", &typed.Format, func(v string) { set("format", v) })
+	text("user_agent", &typed.UserAgent, func(v string) { set("user_agent", v) })
+	return p, typed
+}
+
+// splitEmails reads the Email List textarea: one address per line, or comma-separated.
+func splitEmails(v string) []string {
+	out := []string{}
+	for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ';' }) {
+		if e := strings.TrimSpace(line); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// mergeTyped fills the fields that were not posted from the saved settings.
+func mergeTyped(typed, saved configForm) configForm {
+	for _, p := range []struct{ dst, src *string }{
+		{&typed.OperationsWebhookURL, &saved.OperationsWebhookURL}, {&typed.Emails, &saved.Emails},
+		{&typed.Timeout, &saved.Timeout}, {&typed.Retries, &saved.Retries}, {&typed.BackoffFactor, &saved.BackoffFactor},
+		{&typed.Version, &saved.Version}, {&typed.Format, &saved.Format}, {&typed.UserAgent, &saved.UserAgent},
+	} {
+		if *p.dst == "\x00" {
+			*p.dst = *p.src
+		}
+	}
+	return typed
+}
+
+// worstCase explains the retry timing with the merchant's own numbers.
+type worstCase struct {
+	Attempts      int
+	Waits         int
+	Timeout       string
+	Backoff       string
+	Total         string
+	RetryEnabled  bool
+	NotifyOnError bool
+	Steps         []attemptStep
+}
+
+// attemptStep is one attempt of the worst case: when it starts and when it gives up.
+type attemptStep struct {
+	Number     int
+	Start, End string
+	Last       bool
+}
+
+func worstCaseOf(st payhook.Settings) worstCase {
+	n := st.MaxAttempts()
+	w := worstCase{Attempts: n, Waits: n - 1, Timeout: formatSeconds(st.Timeout), Backoff: formatSeconds(st.BackoffFactor),
+		Total: formatSeconds(st.WorstCase().Seconds()), RetryEnabled: st.RetryEnabled, NotifyOnError: st.NotifyOnError}
+	for i := 0; i < n; i++ {
+		start := float64(i) * (st.Timeout + st.BackoffFactor)
+		w.Steps = append(w.Steps, attemptStep{Number: i + 1, Start: formatSeconds(start), End: formatSeconds(start + st.Timeout), Last: i == n-1})
+	}
+	return w
+}
+
+// configPage is the data of the General tab.
+type configPage struct {
+	Form         configForm
+	Errors       payhook.FieldErrors
+	HMACKey      string // masked
+	SWSecret     string // masked
+	Worst        worstCase
+	NewSWSecret  string // a Standard Webhooks secret just generated, shown this once
+	SSLWarning   string
+	DefaultAgent string
+	Versions     []string
+	Formats      []string
+}
+
+const sslWarning = "SSL certificate verification is off: payhook calls your webhook URLs without checking their certificates, so anyone who can intercept the traffic could read or fake your notifications. Turn “Ignore SSL” off in production."
+
+func (s *Server) configPageData(st payhook.Settings, form configForm, errs payhook.FieldErrors) configPage {
+	worst := st
+	// The explanation follows what was typed when it parses, so that it matches the form.
+	if v, err := strconv.ParseFloat(strings.TrimSpace(form.Timeout), 64); err == nil && v > 0 && v <= 60 {
+		worst.Timeout = v
+	}
+	if v, err := strconv.ParseFloat(strings.TrimSpace(form.BackoffFactor), 64); err == nil && v >= 0 && v <= 3600 {
+		worst.BackoffFactor = v
+	}
+	if v, err := strconv.Atoi(strings.TrimSpace(form.Retries)); err == nil && v >= 1 && v <= 10 {
+		worst.Retries = v
+	}
+	worst.RetryEnabled, worst.NotifyOnError = form.RetryEnabled, form.NotifyOnError
+	return configPage{Form: form, Errors: errs, HMACKey: payhook.Mask(st.HMACKey), SWSecret: payhook.Mask(st.StandardWebhooksSecret),
+		Worst: worstCaseOf(worst), SSLWarning: sslWarning, DefaultAgent: payhook.DefaultUserAgent,
+		Versions: []string{"v1", "v2"}, Formats: []string{payhook.FormatJSON, payhook.FormatXML}}
+}
+
+// configGet is GET /dashboard/webhook/config: the General tab.
+func (s *Server) configGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	st, err := s.svc.Settings(r.Context())
+	if err != nil {
+		return err
+	}
+	s.renderDash(w, http.StatusOK, "dash_config", d.view(r, "Webhook Config", "webhook", s.configPageData(st, configFormOf(st), nil)))
+	return nil
+}
+
+// configPost is POST /dashboard/webhook/config: saves the General tab through
+// UpdateSettings. On a bad value nothing is saved and the form comes back (400) with the
+// messages next to their fields.
+func (s *Server) configPost(w http.ResponseWriter, r *http.Request, d *dash) error {
+	patch, typed := configPatch(r.PostForm)
+	next, rot, err := s.svc.UpdateSettings(r.Context(), patch)
+	if errs := fieldErrors(err); errs != nil {
+		st, err := s.svc.Settings(r.Context())
+		if err != nil {
+			return err
+		}
+		v := d.view(r, "Webhook Config", "webhook", s.configPageData(st, mergeTyped(typed, configFormOf(st)), errs))
+		v.Flash = ""
+		v.Problem = "Nothing was saved: correct the fields marked below."
+		s.renderDash(w, http.StatusBadRequest, "dash_config", v)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if rot.StandardWebhooksSecret {
+		// The secret was just generated: show it this once, as the PATCH answer does.
+		p := s.configPageData(next, configFormOf(next), nil)
+		p.NewSWSecret = next.StandardWebhooksSecret
+		v := d.view(r, "Webhook Config", "webhook", p)
+		v.Flash = flashes["config"]
+		s.renderDash(w, http.StatusOK, "dash_config", v)
+		return nil
+	}
+	seeOther(w, r, DashboardPath+"/webhook/config", "config")
+	return nil
+}
+
+// rotation is one secret that the dashboard can rotate.
+type rotation struct {
+	Slug    string // the path segment
+	Name    string
+	Patch   string // the PATCH field that rotates it
+	ID      string // the element that shows the new secret once
+	Explain string
+}
+
+var rotations = map[string]rotation{
+	"rotate-hmac-key": {Slug: "rotate-hmac-key", Name: "HMAC key", Patch: "rotate_hmac_key", ID: "new-hmac-key",
+		Explain: "The HMAC key signs every notification. After rotating, notifications are signed with the new key at once: update the key on your server, or it will reject them. Notifications already stored keep the signature they were sent with."},
+	"rotate-standard-webhooks-secret": {Slug: "rotate-standard-webhooks-secret", Name: "Standard Webhooks secret", Patch: "rotate_standard_webhooks_secret", ID: "new-standard-webhooks-secret",
+		Explain: "The Standard Webhooks secret signs the webhook-signature header. After rotating, update it on your server."},
+}
+
+// rotatePage is the data of a rotation's confirmation and result.
+type rotatePage struct {
+	rotation
+	Current string // masked
+	NewKey  string // shown once, after the POST
+}
+
+// rotateGet is GET /dashboard/webhook/config/rotate-…: asks for a confirmation.
+func (s *Server) rotateGet(rot rotation) func(http.ResponseWriter, *http.Request, *dash) error {
+	return func(w http.ResponseWriter, r *http.Request, d *dash) error {
+		st, err := s.svc.Settings(r.Context())
+		if err != nil {
+			return err
+		}
+		cur := st.HMACKey
+		if rot.Patch == "rotate_standard_webhooks_secret" {
+			cur = st.StandardWebhooksSecret
+		}
+		s.renderDash(w, http.StatusOK, "dash_rotate", d.view(r, "Rotate the "+rot.Name, "webhook", rotatePage{rotation: rot, Current: payhook.Mask(cur)}))
+		return nil
+	}
+}
+
+// rotatePost is POST /dashboard/webhook/config/rotate-…: rotates through UpdateSettings
+// and shows the new secret this once.
+func (s *Server) rotatePost(rot rotation) func(http.ResponseWriter, *http.Request, *dash) error {
+	return func(w http.ResponseWriter, r *http.Request, d *dash) error {
+		st, _, err := s.svc.UpdateSettings(r.Context(), payhook.SettingsPatch{rot.Patch: json.RawMessage("true")})
+		if err != nil {
+			return err
+		}
+		key := st.HMACKey
+		if rot.Patch == "rotate_standard_webhooks_secret" {
+			key = st.StandardWebhooksSecret
+		}
+		s.renderDash(w, http.StatusOK, "dash_rotate", d.view(r, "New "+rot.Name, "webhook", rotatePage{rotation: rot, NewKey: key}))
+		return nil
+	}
+}
+
+// pluginRow is one plugin on the Plugin configs tab.
+type pluginRow struct {
+	Plugin     payhook.Plugin
+	Configured bool
+	Settings   payhook.PluginSettings
+}
+
+// pluginsGet is GET /dashboard/webhook/plugins: the Plugin configs tab.
+func (s *Server) pluginsGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	list, err := s.svc.ListPluginSettings(r.Context())
+	if err != nil {
+		return err
+	}
+	byPlugin := map[payhook.Plugin]payhook.PluginSettings{}
+	for _, p := range list {
+		byPlugin[p.Plugin] = p
+	}
+	rows := make([]pluginRow, 0, len(payhook.Plugins))
+	for _, p := range payhook.Plugins {
+		ps, ok := byPlugin[p]
+		rows = append(rows, pluginRow{Plugin: p, Configured: ok, Settings: ps})
+	}
+	s.renderDash(w, http.StatusOK, "dash_plugins", d.view(r, "Plugin configs", "webhook", rows))
+	return nil
+}
+
+// pluginPage is the data of a plugin's form.
+type pluginPage struct {
+	Plugin     payhook.Plugin
+	Configured bool
+	Form       payhook.PluginSettings
+	States     []payhook.State
+	Errors     payhook.FieldErrors
+}
+
+func pluginOf(r *http.Request) (payhook.Plugin, error) {
+	p := payhook.Plugin(r.PathValue("plugin"))
+	if !p.Valid() {
+		return "", payhook.Errorf(payhook.ENOTFOUND, "There is no plugin %q: use e_commerce or payment_request.", p)
+	}
+	return p, nil
+}
+
+// pluginGet is GET /dashboard/webhook/plugins/{plugin}: the plugin's form (empty when it
+// has no configuration yet: saving adds it).
+func (s *Server) pluginGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	p, err := pluginOf(r)
+	if err != nil {
+		return err
+	}
+	ps, ok, err := s.svc.PluginSettings(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	ps.Plugin = p
+	s.renderDash(w, http.StatusOK, "dash_plugin", d.view(r, pluginLabel(p)+" webhook", "webhook",
+		pluginPage{Plugin: p, Configured: ok, Form: ps, States: payhook.FilterableStates}))
+	return nil
+}
+
+// pluginPost is POST /dashboard/webhook/plugins/{plugin}: saves it through
+// PutPluginSettings, as the API's PUT does.
+func (s *Server) pluginPost(w http.ResponseWriter, r *http.Request, d *dash) error {
+	p, err := pluginOf(r)
+	if err != nil {
+		return err
+	}
+	ps := payhook.PluginSettings{Plugin: p, WebhookURL: strings.TrimSpace(r.PostForm.Get("webhook_url")),
+		StateFilterEnabled: r.PostForm.Get("state_filter_enabled") != "", States: []payhook.State{}}
+	for _, st := range r.PostForm["states"] {
+		ps.States = append(ps.States, payhook.State(st))
+	}
+	err = s.svc.PutPluginSettings(r.Context(), ps)
+	if errs := fieldErrors(err); errs != nil {
+		_, ok, lerr := s.svc.PluginSettings(r.Context(), p)
+		if lerr != nil {
+			return lerr
+		}
+		v := d.view(r, pluginLabel(p)+" webhook", "webhook", pluginPage{Plugin: p, Configured: ok, Form: ps, States: payhook.FilterableStates, Errors: errs})
+		v.Flash, v.Problem = "", "Nothing was saved: correct the fields marked below."
+		s.renderDash(w, http.StatusBadRequest, "dash_plugin", v)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	seeOther(w, r, DashboardPath+"/webhook/plugins", "plugin_saved")
+	return nil
+}
+
+// pluginDelete is POST /dashboard/webhook/plugins/{plugin}/delete.
+func (s *Server) pluginDelete(w http.ResponseWriter, r *http.Request, d *dash) error {
+	p, err := pluginOf(r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeletePluginSettings(r.Context(), p); err != nil {
+		return err
+	}
+	seeOther(w, r, DashboardPath+"/webhook/plugins", "plugin_deleted")
+	return nil
+}

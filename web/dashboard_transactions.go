@@ -1,0 +1,306 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/service"
+)
+
+// allStates are the transaction states, for the list's filter.
+var allStates = []payhook.State{payhook.StateCreated, payhook.StatePending, payhook.StateAttempted, payhook.StateAuthorized,
+	payhook.StatePaid, payhook.StateFailed, payhook.StateCanceled, payhook.StateExpired, payhook.StateInvalided,
+	payhook.StateRefunded, payhook.StateCOD}
+
+// transactionsPage is the data of the transactions list.
+type transactionsPage struct {
+	State   payhook.State
+	Plugin  payhook.Plugin
+	Query   string
+	States  []payhook.State
+	Plugins []payhook.Plugin
+	Rows    []*payhook.Transaction
+	Pager   pager
+}
+
+// transactionsGet is GET /dashboard/transactions: newest first, filtered by state and
+// plugin, searched by order_no, session_id or reference_number (exactly), 50 a page.
+func (s *Server) transactionsGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	q := r.URL.Query()
+	p := transactionsPage{Query: strings.TrimSpace(q.Get("q")), States: allStates, Plugins: payhook.Plugins}
+	var problems []string
+	if st := payhook.State(q.Get("state")); st != "" {
+		if slices.Contains(allStates, st) {
+			p.State = st
+		} else {
+			problems = append(problems, "Unknown state: the state filter was ignored.")
+		}
+	}
+	if pl := payhook.Plugin(q.Get("plugin")); pl != "" {
+		if pl.Valid() {
+			p.Plugin = pl
+		} else {
+			problems = append(problems, "Unknown plugin: the plugin filter was ignored.")
+		}
+	}
+	page := pageParam(r)
+	rows, total, err := s.svc.Transactions(r.Context(), payhook.TransactionFilter{State: p.State, Plugin: p.Plugin, Query: p.Query,
+		Limit: dashPageSize, Offset: (page - 1) * dashPageSize})
+	if err != nil {
+		return err
+	}
+	p.Rows, p.Pager = rows, newPager(r, page, total)
+	v := d.view(r, "Transactions", "transactions", p)
+	v.Problem = strings.Join(problems, " ")
+	s.renderDash(w, http.StatusOK, "dash_transactions", v)
+	return nil
+}
+
+// paymentRequestForm is the "Create payment request" form.
+type paymentRequestForm struct {
+	Amount, CurrencyCode, OrderNo, CustomerEmail, CustomerFirstName, CustomerLastName, WebhookURL, RedirectURL string
+	PGCodes                                                                                                    []string
+}
+
+// pgOption is a gateway the form offers.
+type pgOption struct {
+	Code, Name string
+	Selected   bool
+}
+
+// paymentRequestPage is the data of the "Create payment request" page.
+type paymentRequestPage struct {
+	Form    paymentRequestForm
+	Options []pgOption
+	Errors  payhook.FieldErrors
+	Other   []string // messages about fields the form does not show
+}
+
+// paymentRequestFields are the form's fields, by their Checkout API names.
+var paymentRequestFields = []string{"amount", "currency_code", "pg_codes", "order_no", "customer_email",
+	"customer_first_name", "customer_last_name", "webhook_url", "redirect_url"}
+
+func (s *Server) paymentRequestPage(f paymentRequestForm, errs payhook.FieldErrors) paymentRequestPage {
+	p := paymentRequestPage{Form: f, Errors: errs}
+	for _, c := range s.svc.Gateways().Codes() {
+		o := pgOption{Code: c, Name: c, Selected: slices.Contains(f.PGCodes, c)}
+		if g, err := s.svc.Gateways().Get(c); err == nil {
+			o.Name = g.Name() + " (" + c + ")"
+		}
+		p.Options = append(p.Options, o)
+	}
+	for name, msgs := range errs {
+		if !slices.Contains(paymentRequestFields, name) {
+			for _, m := range msgs {
+				p.Other = append(p.Other, name+": "+m)
+			}
+		}
+	}
+	slices.Sort(p.Other)
+	return p
+}
+
+// paymentRequestGet is GET /dashboard/transactions/new.
+func (s *Server) paymentRequestGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	f := paymentRequestForm{CurrencyCode: "KWD"}
+	if codes := s.svc.Gateways().Codes(); len(codes) > 0 {
+		f.PGCodes = codes[:1]
+	}
+	s.renderDash(w, http.StatusOK, "dash_transaction_new", d.view(r, "Create payment request", "transactions", s.paymentRequestPage(f, nil)))
+	return nil
+}
+
+// paymentRequestPost is POST /dashboard/transactions/new: the Checkout API's body, made
+// from the form, through the same CreateCheckout, as a payment_request created in the
+// dashboard (its creator is the initiator). On success, to the new transaction's page
+// with its checkout link.
+func (s *Server) paymentRequestPost(w http.ResponseWriter, r *http.Request, d *dash) error {
+	pf := r.PostForm
+	f := paymentRequestForm{Amount: strings.TrimSpace(pf.Get("amount")), CurrencyCode: strings.ToUpper(strings.TrimSpace(pf.Get("currency_code"))),
+		OrderNo: strings.TrimSpace(pf.Get("order_no")), CustomerEmail: strings.TrimSpace(pf.Get("customer_email")),
+		CustomerFirstName: strings.TrimSpace(pf.Get("customer_first_name")), CustomerLastName: strings.TrimSpace(pf.Get("customer_last_name")),
+		WebhookURL: strings.TrimSpace(pf.Get("webhook_url")), RedirectURL: strings.TrimSpace(pf.Get("redirect_url"))}
+	for _, c := range pf["pg_codes"] {
+		if c = strings.TrimSpace(c); c != "" {
+			f.PGCodes = append(f.PGCodes, c)
+		}
+	}
+	body := map[string]json.RawMessage{}
+	set := func(name string, v any) {
+		b, _ := json.Marshal(v)
+		body[name] = b
+	}
+	set("type", payhook.PluginPaymentRequest)
+	if f.Amount != "" {
+		set("amount", f.Amount)
+	}
+	if f.CurrencyCode != "" {
+		set("currency_code", f.CurrencyCode)
+	}
+	if len(f.PGCodes) > 0 {
+		set("pg_codes", f.PGCodes)
+	}
+	for name, v := range map[string]string{"order_no": f.OrderNo, "customer_email": f.CustomerEmail,
+		"customer_first_name": f.CustomerFirstName, "customer_last_name": f.CustomerLastName,
+		"webhook_url": f.WebhookURL, "redirect_url": f.RedirectURL} {
+		if v != "" {
+			set(name, v)
+		}
+	}
+	t, err := s.svc.CreateCheckout(r.Context(), body, payhook.OriginDashboard)
+	if errs := fieldErrors(err); errs != nil {
+		if _, ok := errs["pg_codes"]; ok && len(f.PGCodes) == 0 {
+			errs["pg_codes"] = []string{"Choose at least one gateway."}
+		}
+		v := d.view(r, "Create payment request", "transactions", s.paymentRequestPage(f, errs))
+		v.Flash, v.Problem = "", "Nothing was created: correct the fields marked below."
+		s.renderDash(w, http.StatusBadRequest, "dash_transaction_new", v)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	seeOther(w, r, DashboardPath+"/transactions/"+t.SessionID, "created")
+	return nil
+}
+
+// operationForms are the operations the page offers for the transaction's state (the
+// rules of PlanOperation), with the most each amount can be.
+type operationForms struct {
+	Refund, Capture, Void, Cancel bool
+	RefundMax, CaptureMax         string
+}
+
+func operationsFor(t *payhook.Transaction) operationForms {
+	var o operationForms
+	if !t.DeletedAt.IsZero() {
+		return o
+	}
+	if p, err := payhook.PlanOperation(t, payhook.OpRefund, ""); err == nil {
+		o.Refund, o.RefundMax = true, p.Amount.Format(t.Currency)
+	}
+	if p, err := payhook.PlanOperation(t, payhook.OpCapture, ""); err == nil {
+		o.Capture, o.CaptureMax = true, p.Amount.Format(t.Currency)
+	}
+	_, err := payhook.PlanOperation(t, payhook.OpVoid, "")
+	o.Void = err == nil
+	_, err = payhook.PlanOperation(t, payhook.OpCancel, "")
+	o.Cancel = err == nil
+	return o
+}
+
+// transactionPage is the data of a transaction's page.
+type transactionPage struct {
+	T           *payhook.Transaction
+	Remaining   string
+	CheckoutURL string // while it can be paid
+	Ops         operationForms
+	TrackingKey string // makes a double-submitted operation form act once
+	Notes       []noteView
+	NotesTotal  int
+	Errors      payhook.FieldErrors
+	TypedOp     string // the operation whose amount did not validate
+	TypedAmount string
+}
+
+// renderTransaction shows a transaction's page; problem and errs, when set, report an
+// action that failed (with code).
+func (s *Server) renderTransaction(w http.ResponseWriter, r *http.Request, d *dash, code int, problem string, errs payhook.FieldErrors, typedOp, typedAmount string) error {
+	ctx := r.Context()
+	t, err := s.svc.Transaction(ctx, r.PathValue("session_id"))
+	if err != nil {
+		return err
+	}
+	notes, total, err := s.svc.Notifications(ctx, payhook.NotificationFilter{SessionID: t.SessionID, Limit: service.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	p := transactionPage{T: t, Remaining: t.RemainingAmount().Format(t.Currency), Ops: operationsFor(t),
+		TrackingKey: "dashboard-" + randomFormToken(), Notes: noteViews(notes), NotesTotal: total,
+		Errors: errs, TypedOp: typedOp, TypedAmount: typedAmount}
+	if t.State.Payable() && s.svc.Open(t) && t.DeletedAt.IsZero() {
+		p.CheckoutURL = s.svc.CheckoutURL(t.SessionID)
+	}
+	v := d.view(r, "Transaction "+t.ReferenceNumber, "transactions", p)
+	if problem != "" {
+		v.Flash, v.Problem = "", problem
+	}
+	s.renderDash(w, code, "dash_transaction", v)
+	return nil
+}
+
+// transactionGet is GET /dashboard/transactions/{session_id}.
+func (s *Server) transactionGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	return s.renderTransaction(w, r, d, http.StatusOK, "", nil, "", "")
+}
+
+// transactionNotify is POST /dashboard/transactions/{session_id}/notify: "Notify again",
+// through the same NotifyAgain as the inquiry's notify option.
+func (s *Server) transactionNotify(w http.ResponseWriter, r *http.Request, d *dash) error {
+	sid := r.PathValue("session_id")
+	if err := s.svc.NotifyAgain(r.Context(), sid); err != nil {
+		if payhook.ErrorCode(err) == payhook.ETOOMANY {
+			return s.renderTransaction(w, r, d, http.StatusTooManyRequests, payhook.ErrorMessage(err), nil, "", "")
+		}
+		return err
+	}
+	seeOther(w, r, DashboardPath+"/transactions/"+sid, "notify")
+	return nil
+}
+
+// dashboardOperations are the operations a transaction's page offers.
+var dashboardOperations = []string{payhook.OpRefund, payhook.OpCapture, payhook.OpVoid, payhook.OpCancel}
+
+// transactionOperation is POST /dashboard/transactions/{session_id}/operation: the
+// Operations API's body, made from the form, through the same Operate; the form's
+// tracking_key is its Tracking-Key, so a form sent twice acts once.
+func (s *Server) transactionOperation(w http.ResponseWriter, r *http.Request, d *dash) error {
+	sid := r.PathValue("session_id")
+	op := r.PostForm.Get("operation")
+	if !slices.Contains(dashboardOperations, op) {
+		return s.renderTransaction(w, r, d, http.StatusBadRequest, "Choose refund, capture, void or cancel.", nil, "", "")
+	}
+	req := map[string]string{"operation": op, "session_id": sid}
+	amount := strings.TrimSpace(r.PostForm.Get("amount"))
+	if amount != "" && (op == payhook.OpRefund || op == payhook.OpCapture) {
+		req["amount"] = amount
+	}
+	raw, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return err
+	}
+	a, err := s.svc.Operate(r.Context(), raw, body, strings.TrimSpace(r.PostForm.Get("tracking_key")))
+	if errs := fieldErrors(err); errs != nil {
+		return s.renderTransaction(w, r, d, http.StatusBadRequest, "The "+op+" was not done: correct the amount.", errs, op, amount)
+	}
+	if payhook.ErrorCode(err) == payhook.EINVALID {
+		return s.renderTransaction(w, r, d, http.StatusBadRequest, payhook.ErrorMessage(err), nil, "", "")
+	}
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		Detail string `json:"detail"`
+		Result string `json:"result"`
+	}
+	if err := json.Unmarshal(a.Body, &answer); err != nil {
+		return err
+	}
+	if a.StatusCode != http.StatusOK {
+		// The state forbids it (Ottu's {detail, operation, result: "failed"}).
+		return s.renderTransaction(w, r, d, http.StatusConflict, answer.Detail, nil, "", "")
+	}
+	done := op
+	if answer.Result == "failed" {
+		done = op + "_declined"
+	}
+	seeOther(w, r, DashboardPath+"/transactions/"+sid, done)
+	return nil
+}
