@@ -53,8 +53,12 @@ var ErrTrackingKeyUsed = Errorf(ECONFLICT, "this Tracking-Key was already used")
 // itself (if its state is still one of From), the notifications it causes, and, for an
 // operation with a Tracking-Key, the answer. Never one without the others.
 type Change struct {
-	Transaction   *Transaction
-	From          []State
+	Transaction *Transaction
+	From        []State
+	// Unchanged, when set, is the transaction's UpdatedAt as it was read: the change then
+	// applies only if nobody changed the transaction since (optimistic concurrency, so
+	// that two processes cannot both refund the same remainder).
+	Unchanged     time.Time
 	Notifications []*Notification
 	Lease         Lease     // of the pending notifications
 	Tracking      *Tracking // optional

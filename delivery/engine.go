@@ -65,6 +65,9 @@ type Engine struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool
+	// again holds re-sent notifications handed over while their previous round was still
+	// finishing; they start as soon as it ends.
+	again map[string]*payhook.Notification
 	dests    map[string]*destination
 	stopped  bool
 }
@@ -93,7 +96,7 @@ func New(cfg Config) *Engine {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, stopping: make(chan struct{}), kick: make(chan struct{}, 1),
-		inflight: map[string]bool{}, dests: map[string]*destination{}}
+		inflight: map[string]bool{}, again: map[string]*payhook.Notification{}, dests: map[string]*destination{}}
 }
 
 // Lease returns the lease a newly stored pending notification should carry, so that the
@@ -170,8 +173,23 @@ func (e *Engine) Deliver(n *payhook.Notification) <-chan Result {
 	return done
 }
 
-// Enqueue starts delivering n in the background.
+// Enqueue starts delivering n in the background, unless it is in memory already (then
+// the round in memory carries it).
 func (e *Engine) Enqueue(n *payhook.Notification) { e.start(n, nil) }
+
+// Resend starts a new round of n, just made pending again in the database. If its
+// previous round is still finishing in memory (its last attempt recorded, its goroutine
+// not yet gone), the new round starts right after it instead of being dropped.
+func (e *Engine) Resend(n *payhook.Notification) {
+	e.mu.Lock()
+	if !e.stopped && e.inflight[n.ID] {
+		e.again[n.ID] = n
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	e.start(n, nil)
+}
 
 func (e *Engine) start(n *payhook.Notification, done chan Result) bool {
 	e.mu.Lock()
@@ -199,9 +217,14 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 	defer func() {
 		e.mu.Lock()
 		delete(e.inflight, n.ID)
+		next := e.again[n.ID]
+		delete(e.again, n.ID)
 		e.mu.Unlock()
 		if done != nil {
 			done <- res
+		}
+		if next != nil {
+			e.start(next, nil)
 		}
 	}()
 	log := e.cfg.Logger.With("notification", n.ID, "url", n.URL)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/gateway"
@@ -132,7 +133,7 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 	if err != nil {
 		return &PaymentOutcome{Transaction: t}, fmt.Errorf("gateway %s: %w", pgCode, err)
 	}
-	from := t.State
+	from, unchanged := t.State, t.UpdatedAt
 	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
 	t.GatewayResponse, t.Result, t.Message = res.Response, res.Result, res.Message
 	t.Card = &payhook.Card{Masked: card.Masked(), Expiry: card.Expiry, Holder: card.Holder}
@@ -148,7 +149,7 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 	default: // failed, error
 		t.State = payhook.StateFailed
 	}
-	return s.settle(ctx, t, from)
+	return s.settle(ctx, t, from, unchanged)
 }
 
 // Cancel records that the customer canceled on the checkout page, and notifies like Pay.
@@ -158,14 +159,14 @@ func (s *Service) Cancel(ctx context.Context, sessionID string) (*PaymentOutcome
 	if err != nil {
 		return &PaymentOutcome{Transaction: t}, err
 	}
-	from := t.State
+	from, unchanged := t.State, t.UpdatedAt
 	t.State, t.Result, t.Message = payhook.StateCanceled, payhook.ResultCanceled, "Canceled by the customer"
-	return s.settle(ctx, t, from)
+	return s.settle(ctx, t, from, unchanged)
 }
 
 // settle stores the transaction's new state with its payment notifications, hands them
 // to the engine and waits for the one that decides the redirect.
-func (s *Service) settle(ctx context.Context, t *payhook.Transaction, from payhook.State) (*PaymentOutcome, error) {
+func (s *Service) settle(ctx context.Context, t *payhook.Transaction, from payhook.State, unchanged time.Time) (*PaymentOutcome, error) {
 	c, err := s.config(ctx)
 	if err != nil {
 		return nil, err
@@ -175,7 +176,7 @@ func (s *Service) settle(ctx context.Context, t *payhook.Transaction, from payho
 	if err != nil {
 		return nil, err
 	}
-	decider, err := s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Notifications: notes, Lease: s.engine.Lease(c.settings)})
+	decider, err := s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Unchanged: unchanged, Notifications: notes, Lease: s.engine.Lease(c.settings)})
 	if err != nil {
 		return &PaymentOutcome{Transaction: t}, err
 	}

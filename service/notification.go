@@ -35,7 +35,7 @@ func (s *Service) Resend(ctx context.Context, id string) (*payhook.Notification,
 		return nil, err
 	}
 	if queued {
-		s.engine.Enqueue(n)
+		s.engine.Resend(n)
 	}
 	return s.store.Notification(ctx, id)
 }

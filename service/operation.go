@@ -113,7 +113,7 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 		return nil, err
 	}
 	now := s.clock.Now().UTC()
-	ch := payhook.Change{Transaction: t, From: []payhook.State{plan.From}, Lease: s.engine.Lease(c.settings)}
+	ch := payhook.Change{Transaction: t, From: []payhook.State{plan.From}, Unchanged: t.UpdatedAt, Lease: s.engine.Lease(c.settings)}
 	var answer *Answer
 	switch req.Operation {
 	case payhook.OpCancel, payhook.OpExpire:
@@ -286,13 +286,13 @@ func (s *Service) expire(ctx context.Context, sessionID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	from := t.State
+	from, unchanged := t.State, t.UpdatedAt
 	t.State, t.Result, t.Message, t.UpdatedAt = payhook.StateExpired, payhook.ResultCanceled, "The payment link expired", s.clock.Now().UTC()
 	notes, err := s.paymentNotifications(c, t, false)
 	if err != nil {
 		return false, err
 	}
-	_, err = s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Notifications: notes, Lease: s.engine.Lease(c.settings)})
+	_, err = s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Unchanged: unchanged, Notifications: notes, Lease: s.engine.Lease(c.settings)})
 	if payhook.ErrorCode(err) == payhook.ECONFLICT {
 		return false, nil
 	}

@@ -71,6 +71,10 @@ func (s *Store) ApplyChange(ctx context.Context, ch payhook.Change) error {
 	for _, st := range ch.From {
 		args = append(args, string(st))
 	}
+	if !ch.Unchanged.IsZero() {
+		query += ` AND updated_at = ?`
+		args = append(args, micros(ch.Unchanged))
+	}
 	return s.do(ctx, func(w *writer) error {
 		res, err := w.exec(query, args...)
 		if err != nil {
