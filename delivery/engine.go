@@ -67,9 +67,9 @@ type Engine struct {
 	inflight map[string]bool
 	// again holds re-sent notifications handed over while their previous round was still
 	// finishing; they start as soon as it ends.
-	again map[string]*payhook.Notification
-	dests    map[string]*destination
-	stopped  bool
+	again   map[string]*payhook.Notification
+	dests   map[string]*destination
+	stopped bool
 }
 
 type destination struct {

@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"github.com/payhook/payhook/internal/merchant"
 	"io"
 	"net"
 	"net/http"
@@ -51,7 +52,7 @@ func closedURL(t *testing.T) string {
 }
 
 // hangingReceiver never answers until the client gives up or the test ends.
-func hangingReceiver(t *testing.T) *receiver {
+func hangingReceiver(t *testing.T) *merchant.Receiver {
 	t.Helper()
 	release := make(chan struct{})
 	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {

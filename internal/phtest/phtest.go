@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/payhook/payhook/delivery"
 	"github.com/payhook/payhook/gateway"
 	"github.com/payhook/payhook/gateway/sandbox"
+	"github.com/payhook/payhook/internal/merchant"
 	"github.com/payhook/payhook/service"
 	"github.com/payhook/payhook/sqlite"
 	"github.com/payhook/payhook/web"
@@ -198,71 +198,13 @@ func (e *Env) PostForm(u string, form url.Values) (int, string) {
 }
 
 // Request is one request a Receiver got.
-type Request struct {
-	At     time.Time
-	Header http.Header
-	Body   []byte
-}
+type Request = merchant.Request
 
-// Receiver is a merchant's webhook endpoint on loopback that records every request and
-// answers with what Respond returns (200 by default).
-type Receiver struct {
-	URL    string
-	Server *httptest.Server
-	mu     sync.Mutex
-	reqs   []Request
-	got    chan struct{}
-	// Respond decides the answer to the nth request (0-based); nil answers 200.
-	Respond func(n int, w http.ResponseWriter, r *http.Request)
-}
+// Receiver is a merchant's webhook endpoint on loopback (see package merchant).
+type Receiver = merchant.Receiver
 
 // NewReceiver starts a receiver, closed when the test ends.
-func NewReceiver(t testing.TB) *Receiver {
-	rc := &Receiver{got: make(chan struct{}, 1<<16)}
-	rc.Server = httptest.NewServer(http.HandlerFunc(rc.serve))
-	rc.URL = rc.Server.URL + "/webhook"
-	t.Cleanup(rc.Server.Close)
-	return rc
-}
-
-func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	rc.mu.Lock()
-	n := len(rc.reqs)
-	rc.reqs = append(rc.reqs, Request{At: time.Now(), Header: r.Header.Clone(), Body: b})
-	respond := rc.Respond
-	rc.mu.Unlock()
-	rc.got <- struct{}{}
-	if respond != nil {
-		respond(n, w, r)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, "ok")
-}
-
-// Requests returns what the receiver got so far.
-func (rc *Receiver) Requests() []Request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]Request(nil), rc.reqs...)
-}
-
-// Wait waits until the receiver got n requests in all, or fails after timeout.
-func (rc *Receiver) Wait(t testing.TB, n int, timeout time.Duration) []Request {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		if r := rc.Requests(); len(r) >= n {
-			return r
-		}
-		select {
-		case <-rc.got:
-		case <-deadline:
-			t.Fatalf("receiver got %d requests, want %d within %v", len(rc.Requests()), n, timeout)
-		}
-	}
-}
+func NewReceiver(t testing.TB) *Receiver { return merchant.NewReceiver(t) }
 
 // Eventually polls cond every 10ms until it is true or timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
