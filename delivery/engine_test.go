@@ -327,7 +327,7 @@ func TestEngine_StandardWebhooksOnEveryAttempt(t *testing.T) {
 	}
 }
 
-// TestEngine_SlowDestinationDoesNotDelayOthers: one URL hangs with 100 notifications,
+// TestEngine_SlowDestinationDoesNotDelayOthers: one URL hangs with 200 notifications,
 // another answers; all of the answering URL's are delivered long before the hanging ones
 // time out.
 func TestEngine_SlowDestinationDoesNotDelayOthers(t *testing.T) {
@@ -337,7 +337,7 @@ func TestEngine_SlowDestinationDoesNotDelayOthers(t *testing.T) {
 	h := newHarness(t, harnessOptions{settings: func(s *payhook.Settings) { s.Timeout = timeout.Seconds() }})
 	slow := hangingReceiver(t)
 	fast := newReceiver(t, nil)
-	const n = 100
+	const n = 200
 	// Everything is stored first, so that only delivery is timed.
 	var slowNotes, fastNotes []*payhook.Notification
 	for range n {
@@ -375,7 +375,7 @@ func TestEngine_SlowDestinationDoesNotDelayOthers(t *testing.T) {
 		require.Empty(t, s.Attempts)
 	}
 	require.Len(t, slow.Requests(), perDestination, "per-destination limit")
-	t.Logf("100 notifications to the answering URL delivered in %v beside 100 hanging ones", elapsed)
+	t.Logf("%d notifications to the answering URL delivered in %v beside %d hanging ones", n, elapsed, n)
 }
 
 // TestEngine_SweepDeliversLeftoverRows: a pending notification left in the database (no
