@@ -93,12 +93,17 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 			return a, err
 		}
 	}
-	t, err := s.findTransaction(ctx, req.SessionID, req.OrderNo)
-	if err != nil {
-		return nil, err
+	sessionID := req.SessionID
+	if sessionID == "" {
+		t, err := s.findTransaction(ctx, "", req.OrderNo)
+		if err != nil {
+			return nil, err
+		}
+		sessionID = t.SessionID
 	}
-	defer s.lockSession(t.SessionID)()
-	if t, err = s.store.Transaction(ctx, t.SessionID); err != nil { // fresh, under the lock
+	defer s.lockSession(sessionID)()
+	t, err := s.findTransaction(ctx, sessionID, req.OrderNo) // read under the lock
+	if err != nil {
 		return nil, err
 	}
 	plan, err := payhook.PlanOperation(t, req.Operation, req.AmountText)
@@ -213,8 +218,11 @@ func (s *Service) gatewayOperation(ctx context.Context, c *config, t *payhook.Tr
 		return nil, err
 	}
 	ch.Notifications = notes
-	// The answer is the notification's JSON, signed the same way (always JSON, whatever
-	// the notifications' format).
+	// The answer is the notification itself (every recipient gets the same bytes), or, when
+	// notifications are XML, the same payload signed the same way in JSON.
+	if notes[0].ContentType == payload.ContentTypeJSON {
+		return &Answer{StatusCode: 200, Body: notes[0].Body}, nil
+	}
 	st := c.settings
 	st.Format = payhook.FormatJSON
 	body, _, err := payload.Encode(payload.Operation(t, &child, now), st)
