@@ -51,7 +51,13 @@ func (s *Service) CreateUser(ctx context.Context, email, password string) (*payh
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	username, _, _ := strings.Cut(email, "@")
+	// Ottu's schema: initiator.username matches ^[\w.@+-]+$.
+	username := strings.Map(func(r rune) rune {
+		if r == '.' || r == '@' || r == '+' || r == '-' || r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, email)
 	u := &payhook.User{Email: email, Username: username, PasswordHash: string(hash), CreatedAt: s.clock.Now().UTC()}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, err
