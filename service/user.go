@@ -28,18 +28,24 @@ const (
 	SignInWindow     = 15 * time.Minute
 )
 
-// MinPasswordLength is the shortest password a user may have.
-const MinPasswordLength = 10
+// MinPasswordLength is the shortest password the dashboard and "payhook user create"
+// accept. A password the operator sets in PAYHOOK_ADMIN_PASSWORD is taken as given (a
+// shorter one is logged as a warning at start).
+const MinPasswordLength = 8
 
 // CreateUser creates a dashboard user with a bcrypt-hashed password.
 func (s *Service) CreateUser(ctx context.Context, email, password string) (*payhook.User, error) {
+	return s.createUser(ctx, email, password, MinPasswordLength)
+}
+
+func (s *Service) createUser(ctx context.Context, email, password string, minLen int) (*payhook.User, error) {
 	fe := payhook.FieldErrors{}
 	email = strings.TrimSpace(strings.ToLower(email))
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		fe.Add("email", "Enter a valid email address.")
 	}
-	if len(password) < MinPasswordLength {
-		fe.Add("password", "Use at least %d characters.", MinPasswordLength)
+	if len(password) < max(minLen, 1) {
+		fe.Add("password", "Use at least %d characters.", max(minLen, 1))
 	}
 	if len(password) > 72 {
 		fe.Add("password", "Use at most 72 characters.")
@@ -66,14 +72,15 @@ func (s *Service) CreateUser(ctx context.Context, email, password string) (*payh
 }
 
 // EnsureUser creates the user unless one with that email exists (PAYHOOK_ADMIN_EMAIL and
-// PAYHOOK_ADMIN_PASSWORD at start); it reports whether it created one.
+// PAYHOOK_ADMIN_PASSWORD at start); it reports whether it created one. The operator's
+// password is taken as given, however short (the caller warns).
 func (s *Service) EnsureUser(ctx context.Context, email, password string) (bool, error) {
 	if _, err := s.store.UserByEmail(ctx, strings.TrimSpace(strings.ToLower(email))); err == nil {
 		return false, nil
 	} else if payhook.ErrorCode(err) != payhook.ENOTFOUND {
 		return false, err
 	}
-	_, err := s.CreateUser(ctx, email, password)
+	_, err := s.createUser(ctx, email, password, 1)
 	return err == nil, err
 }
 

@@ -268,6 +268,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) 
 		}
 		if created {
 			log.Info("created the dashboard user", "email", email)
+			if len(password) < service.MinPasswordLength {
+				log.Warn("PAYHOOK_ADMIN_PASSWORD is short: use at least 8 characters outside tests", "length", len(password))
+			}
 		}
 	}
 	if newKey != "" {
