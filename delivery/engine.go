@@ -7,15 +7,14 @@
 // from the database what is due and not in memory (retries left by a crash, leases that
 // expired). The database is the truth, the hand-off a shortcut.
 //
-// Per-destination limits (a semaphore per scheme and host) keep one dead merchant from
-// holding every attempt: the other destinations never wait behind it.
+// Per-URL limits (a semaphore per destination URL) keep one dead merchant endpoint from
+// holding every attempt: the other URLs never wait behind it.
 package delivery
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/url"
 	"sync"
 	"time"
 
@@ -37,7 +36,7 @@ type Config struct {
 	Sender   *Sender
 	// Owner names this process in leases.
 	Owner string
-	// PerDestination bounds the concurrent attempts to one scheme+host (default 64).
+	// PerDestination bounds the concurrent attempts to one URL (default 64).
 	PerDestination int
 	// SweepInterval is how often the database is swept for due notifications (default 1s).
 	SweepInterval time.Duration
@@ -240,7 +239,7 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 			e.release(n.ID)
 			return
 		}
-		release, ok := e.acquire(n.URL)
+		release, ok := e.acquire(n.URL, done != nil)
 		if !ok {
 			e.release(n.ID)
 			return
@@ -308,18 +307,15 @@ func (e *Engine) release(id string) {
 	}
 }
 
-// destinationKey groups URLs by scheme and host: the unit of the per-destination limit.
-func destinationKey(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
+// The unit of the limit is the URL: one merchant endpoint that hangs holds at most
+// PerDestination attempts and delays nothing else, not even other URLs on its host. A
+// payment notification whose answer decides a customer's redirect never waits for a slot:
+// a customer is waiting on it (waited), and customers are few beside background
+// notifications.
+func (e *Engine) acquire(key string, waited bool) (func(), bool) {
+	if waited {
+		return func() {}, true
 	}
-	return u.Scheme + "://" + u.Host
-}
-
-// acquire takes a slot of the URL's destination, or returns false when the engine stops.
-func (e *Engine) acquire(rawURL string) (func(), bool) {
-	key := destinationKey(rawURL)
 	e.mu.Lock()
 	d := e.dests[key]
 	if d == nil {

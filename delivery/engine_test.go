@@ -345,22 +345,14 @@ func TestEngine_SlowDestinationDoesNotDelayOthers(t *testing.T) {
 		fastNotes = append(fastNotes, h.save(fast.URL))
 	}
 	for _, s := range slowNotes {
-		h.engine.Deliver(s)
+		h.engine.Enqueue(s)
 	}
-	var fastResults []<-chan delivery.Result
 	slow.Wait(t, perDestination, 5*time.Second) // the hanging URL holds all its slots
 	start := time.Now()
 	for _, f := range fastNotes {
-		fastResults = append(fastResults, h.engine.Deliver(f))
+		h.engine.Enqueue(f)
 	}
-	for i, ch := range fastResults {
-		select {
-		case r := <-ch:
-			require.Equal(t, payhook.StatusDelivered, r.Status, "fast notification %d", i)
-		case <-time.After(timeout):
-			t.Fatalf("fast notification %d not delivered within the slow URL's timeout", i)
-		}
-	}
+	fast.Wait(t, n, timeout/3)
 	elapsed := time.Since(start)
 	require.Less(t, elapsed, timeout/3, "the answering URL never waited behind the hanging one")
 	require.Len(t, fast.Requests(), n)
@@ -374,7 +366,7 @@ func TestEngine_SlowDestinationDoesNotDelayOthers(t *testing.T) {
 		require.Equal(t, payhook.StatusPending, s.Status)
 		require.Empty(t, s.Attempts)
 	}
-	require.Len(t, slow.Requests(), perDestination, "per-destination limit")
+	require.Len(t, slow.Requests(), perDestination, "per-URL limit")
 	t.Logf("%d notifications to the answering URL delivered in %v beside %d hanging ones", n, elapsed, n)
 }
 
@@ -530,4 +522,35 @@ func ids(ns []*payhook.Notification) []string {
 		out[i] = n.ID
 	}
 	return out
+}
+
+// TestEngine_CustomerWaitNeverQueuesBehindBackground: a URL's slots are all held by
+// background attempts that hang; a payment notification a customer waits on (Deliver) to
+// that same URL is attempted at once, not after them.
+func TestEngine_CustomerWaitNeverQueuesBehindBackground(t *testing.T) {
+	t.Parallel()
+	const perDestination = 64 // the default
+	release := make(chan struct{})
+	rc := newReceiver(t, func(i int, w http.ResponseWriter, r *http.Request) {
+		if i < perDestination { // the background ones hang
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	h := newHarness(t, harnessOptions{settings: func(s *payhook.Settings) { s.Timeout = 10 }})
+	t.Cleanup(func() { close(release) }) // before the harness stops the engine
+	for range perDestination + 36 {
+		h.engine.Enqueue(h.save(rc.URL))
+	}
+	rc.Wait(t, perDestination, 5*time.Second)
+	select {
+	case r := <-h.engine.Deliver(h.save(rc.URL)):
+		require.Equal(t, payhook.StatusDelivered, r.Status)
+	case <-time.After(3 * time.Second):
+		t.Fatal("the notification a customer waits on queued behind background attempts")
+	}
 }

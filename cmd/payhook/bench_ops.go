@@ -17,8 +17,8 @@ import (
 	"time"
 )
 
-// receiverPool is many merchants: one loopback port each (the per-destination limit is
-// per host and port), answering 200, or hanging when told to.
+// receiverPool is many merchants: one loopback port each (so that a hanging one is a
+// separate host, the hardest case for isolation), answering 200, or hanging when told to.
 type receiverPool struct {
 	urls      []string
 	hanging   []atomic.Bool

@@ -111,7 +111,7 @@ func parseOptions(name string, args []string, stderr io.Writer) (*options, error
 	fs.StringVar(&o.smtpURL, "smtp-url", envString("PAYHOOK_SMTP_URL", ""), "SMTP server for error emails: smtp://user:pass@host:port (STARTTLS when offered) or smtps://… (implicit TLS), optional ?from=sender (PAYHOOK_SMTP_URL)")
 	fs.DurationVar(&o.errorEmailGap, "error-email-interval", gap, "at most one error email per webhook URL per this long; the failures in between are summed up (PAYHOOK_ERROR_EMAIL_INTERVAL)")
 	fs.BoolVar(&o.allowPrivate, "allow-private-urls", allow, "let webhook URLs reach loopback and private addresses (PAYHOOK_ALLOW_PRIVATE_URLS)")
-	fs.IntVar(&o.perDestination, "per-destination", per, "concurrent attempts to one scheme+host at most (PAYHOOK_PER_DESTINATION)")
+	fs.IntVar(&o.perDestination, "per-destination", per, "concurrent background attempts to one webhook URL at most (PAYHOOK_PER_DESTINATION)")
 	fs.StringVar(&o.logFormat, "log-format", envString("PAYHOOK_LOG_FORMAT", "text"), "log format: text or json (PAYHOOK_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", envString("PAYHOOK_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PAYHOOK_LOG_LEVEL)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
