@@ -65,7 +65,7 @@ func (s *Server) checkoutAnswer(t *payhook.Transaction) map[string]any {
 		"type":              string(t.Type),
 		"session_id":        t.SessionID,
 		"operation":         t.Operation(gws.AuthorizeOnly),
-		"state":             checkoutState(t.State),
+		"state":             string(t.State),
 		"billing":           "",
 		"settled_pg_code":   settled,
 		"checkout_url":      s.svc.CheckoutURL(t.SessionID),
@@ -106,17 +106,4 @@ func language(t *payhook.Transaction) string {
 		return "en"
 	}
 	return t.Language
-}
-
-// checkoutState is the state as the Checkout API may report it: Ottu's checkout schema
-// knows eight states, so a refunded transaction (it was paid; its refunds are in the
-// notifications and the inquiry) reads "paid", as does cod, and invalided reads "failed".
-func checkoutState(s payhook.State) string {
-	switch s {
-	case payhook.StateRefunded, payhook.StateCOD:
-		return string(payhook.StatePaid)
-	case payhook.StateInvalided:
-		return string(payhook.StateFailed)
-	}
-	return string(s)
 }
