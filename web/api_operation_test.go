@@ -144,8 +144,8 @@ func TestOperation_RefundUntilNothingRemains(t *testing.T) {
 	require.Equal(t, "56.000", last["amount"])
 	require.Equal(t, "refunded", inquiry(t, env, sid)["state"], "a full refund makes the parent refunded")
 	require.Equal(t, "refunded", checkoutState(t, env, sid), "the Checkout API reports the real state")
-	_, got := env.Do("GET", checkoutPath+sid+"/", nil)
-	phtest.Validate(t, "checkout-get-response", got)
+	_, retrieved := env.Do("GET", checkoutPath+sid+"/", nil)
+	phtest.Validate(t, "checkout-get-response", retrieved)
 
 	code, b = operate(t, env, "", map[string]any{"operation": "refund", "session_id": sid})
 	validateOperationFailure(t, code, b, "refund")
