@@ -244,3 +244,23 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// A merchant's tooling reads the configuration and PATCHes it back whole: the masked
+// secrets it read must change nothing.
+func TestApply_MaskedSecretsReadBackChangeNothing(t *testing.T) {
+	t.Parallel()
+	s := DefaultSettings("pu9MpX3yPR-my-secret")
+	s.StandardWebhooks, s.StandardWebhooksSecret = true, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	masked := s.Masked()
+	patch := SettingsPatch{}
+	b, _ := json.Marshal(masked)
+	require.NoError(t, json.Unmarshal(b, &patch))
+	got, _, err := s.Apply(patch, nil)
+	require.NoError(t, err)
+	require.Equal(t, s, got)
+
+	_, _, err = s.Apply(SettingsPatch{"hmac_key": json.RawMessage(`"abcd********"`)}, nil)
+	require.ErrorContains(t, err, "masked")
+	_, _, err = s.Apply(SettingsPatch{"standard_webhooks_secret": json.RawMessage(`"whsec_other"`)}, nil)
+	require.Error(t, err)
+}
