@@ -152,6 +152,8 @@ func DecodeCheckoutRequest(body map[string]json.RawMessage, gatewayExists func(s
 			var m map[string]any
 			if err := json.Unmarshal(raw, &m); err != nil {
 				fe.Add("extra", "Must be a JSON object.")
+			} else if msg := signedExtra(m); msg != "" {
+				fe.Add("extra", "%s", msg)
 			} else {
 				r.Extra = append(json.RawMessage(nil), t...)
 			}
@@ -252,4 +254,27 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// signedExtra checks the extra keys that v2 signatures cover (extra.merchant_id,
+// extra.autopay.subscription_id): every signed field travels as a JSON string, since
+// merchants' verifiers print other types their own way (SPEC §5).
+func signedExtra(m map[string]any) string {
+	if v, ok := m["merchant_id"]; ok && v != nil {
+		if _, isStr := v.(string); !isStr {
+			return "merchant_id must be a string: it is a signed field."
+		}
+	}
+	if a, ok := m["autopay"]; ok && a != nil {
+		obj, isObj := a.(map[string]any)
+		if !isObj {
+			return "autopay must be an object."
+		}
+		if v, ok := obj["subscription_id"]; ok && v != nil {
+			if _, isStr := v.(string); !isStr {
+				return "autopay.subscription_id must be a string: it is a signed field."
+			}
+		}
+	}
+	return ""
 }

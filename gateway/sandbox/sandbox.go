@@ -4,7 +4,7 @@
 //	4000000000000002  declined (result "failed")
 //	4000000000000119  gateway error (result "error")
 //
-// Any other valid card number is declined, with a message naming the test cards.
+// Any other valid card number is declined ("Card not recognised by the sandbox").
 //
 // Refunds, captures and voids succeed, except that an amount whose decimals start with
 // 99 (9.99 USD, 9.990 KWD; for currencies without decimals, an amount ending in 99) is
@@ -75,7 +75,8 @@ func (g *Gateway) Pay(ctx context.Context, r gateway.PaymentRequest) (gateway.Pa
 		resp["result"], resp["response_code"] = "ERROR", "96"
 	default:
 		out.Result = payhook.ResultFailed
-		out.Message = "Card not recognised by the sandbox: use 4111111111111111 (success), 4000000000000002 (declined) or 4000000000000119 (error)"
+		// No card number in the message: it goes into payloads (the page lists the test cards).
+		out.Message = "Card not recognised by the sandbox: use one of its test cards"
 		resp["result"], resp["response_code"] = "NOT CAPTURED", "14"
 	}
 	resp["message"] = out.Message
