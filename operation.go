@@ -99,7 +99,7 @@ func DecodeOperationRequest(body map[string]json.RawMessage) (*OperationRequest,
 		case !ok || s == "" || !operationAmount.MatchString(s):
 			fe.Add("amount", "Must be a positive decimal string with at most 3 decimals, such as \"10.000\".")
 		case r.Operation != "" && r.Operation != OpRefund && r.Operation != OpCapture:
-			fe.Add("amount", "Only refund and capture take an amount.")
+			// Ottu: for void (and cancel, expire, delete) "the amount field is not considered".
 		default:
 			r.AmountText = s
 		}

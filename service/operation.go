@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -85,8 +86,7 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 	if len(trackingKey) > 255 {
 		return nil, payhook.Errorf(payhook.EINVALID, "The Tracking-Key header is longer than 255 characters.")
 	}
-	hash := sha256.Sum256(rawBody)
-	reqHash := hex.EncodeToString(hash[:])
+	reqHash := requestHash(rawBody)
 	if trackingKey != "" {
 		defer s.lockSession("tracking:" + trackingKey)()
 		if a, done, err := s.replay(ctx, trackingKey, reqHash); done || err != nil {
@@ -321,4 +321,21 @@ func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// requestHash identifies a request body for Tracking-Key idempotency: the SHA-256 of its
+// canonical JSON (keys sorted, no spacing), so that the same request sent again with its
+// keys in another order or other whitespace is recognised as the same.
+func requestHash(raw []byte) string {
+	canonical := raw
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err == nil {
+		if b, err := json.Marshal(v); err == nil {
+			canonical = b
+		}
+	}
+	h := sha256.Sum256(canonical)
+	return hex.EncodeToString(h[:])
 }

@@ -53,15 +53,16 @@ func (s *Server) listPlugins(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getPlugin is GET /b/webhook/v1/plugins/{plugin}/.
+// getPlugin is GET /b/webhook/v1/plugins/{plugin}/: a plugin without a configuration
+// answers its defaults (no URL, no state filter).
 func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request) error {
 	p := payhook.Plugin(r.PathValue("plugin"))
 	ps, ok, err := s.svc.PluginSettings(r.Context(), p)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return payhook.Errorf(payhook.ENOTFOUND, "Plugin %q has no webhook configuration.", p)
+	if !ok { // not configured: what applies, the defaults
+		ps = payhook.PluginSettings{Plugin: p, States: []payhook.State{}}
 	}
 	writeJSON(w, http.StatusOK, ps)
 	return nil

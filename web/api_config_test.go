@@ -264,9 +264,11 @@ func TestPlugins_PutGetListDelete(t *testing.T) {
 
 	code, b := env.Do("DELETE", pluginsPath+"e_commerce/", nil)
 	require.Equal(t, http.StatusNoContent, code, "%s", b)
-	code, b = env.Do("GET", pluginsPath+"e_commerce/", nil)
-	require.Equal(t, http.StatusNotFound, code)
-	requireDetail(t, b)
+	// Deleted: GET answers what applies now, the defaults.
+	got := env.JSON("GET", pluginsPath+"e_commerce/", nil, http.StatusOK)
+	require.Equal(t, "", got["webhook_url"])
+	require.Equal(t, false, got["state_filter_enabled"])
+	require.Empty(t, got["states"])
 	code, b = env.Do("DELETE", pluginsPath+"e_commerce/", nil)
 	require.Equal(t, http.StatusNotFound, code)
 	requireDetail(t, b)

@@ -418,3 +418,26 @@ func TestNotifications_BulkResendRefusesBadFilters(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code, "%s", b)
 	requireFieldErrors(t, b, "since")
 }
+
+// Ottu's filters of the payment methods: type, tokenizable, pg_names.
+func TestPaymentMethods_Filters(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	count := func(body map[string]any) int {
+		got := env.JSON("POST", "/b/pbl/v2/payment-methods/", body, http.StatusOK)
+		methods := got["payment_methods"].([]any)
+		for _, m := range methods {
+			require.Contains(t, m, "auto_debit_enabled")
+			require.Contains(t, m, "tags")
+		}
+		return len(methods)
+	}
+	require.Equal(t, 2, count(map[string]any{"plugin": "e_commerce", "currencies": []string{"KWD"}}))
+	require.Equal(t, 2, count(map[string]any{"plugin": "e_commerce", "type": "sandbox"}))
+	require.Equal(t, 0, count(map[string]any{"plugin": "e_commerce", "type": "production"}))
+	require.Equal(t, 0, count(map[string]any{"plugin": "e_commerce", "tokenizable": true}))
+	require.Equal(t, 2, count(map[string]any{"plugin": "e_commerce", "pg_names": []string{"sandbox"}}))
+	require.Equal(t, 0, count(map[string]any{"plugin": "e_commerce", "pg_names": []string{"kpay"}}))
+	code, _ := env.Do("POST", "/b/pbl/v2/payment-methods/", map[string]any{"type": "live"})
+	require.Equal(t, http.StatusBadRequest, code)
+}

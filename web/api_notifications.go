@@ -45,7 +45,7 @@ func notificationFilter(q url.Values) (payhook.NotificationFilter, error) {
 		name     string
 		dst      *int
 		min, max int
-	}{{"limit", &f.Limit, 1, service.MaxPageSize}, {"offset", &f.Offset, 0, 1 << 30}} {
+	}{{"limit", &f.Limit, 1, 1 << 30}, {"offset", &f.Offset, 0, 1 << 30}} {
 		if v := q.Get(p.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < p.min || n > p.max {
@@ -57,6 +57,7 @@ func notificationFilter(q url.Values) (payhook.NotificationFilter, error) {
 	if f.Limit == 0 {
 		f.Limit = 50
 	}
+	f.Limit = min(f.Limit, service.MaxPageSize) // a larger page is capped, as DRF's paginators do
 	return f, fe.Err()
 }
 

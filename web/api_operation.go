@@ -63,9 +63,13 @@ func (s *Server) paymentMethods(w http.ResponseWriter, r *http.Request) error {
 	var q service.PaymentMethodsQuery
 	if r.Method == http.MethodGet {
 		v := r.URL.Query()
-		q.Plugin, q.Operation = v.Get("plugin"), v.Get("operation")
+		q.Plugin, q.Operation, q.Type = v.Get("plugin"), v.Get("operation"), v.Get("type")
+		q.Tokenizable, q.AutoDebit = v.Get("tokenizable") == "true", v.Get("auto_debit") == "true"
 		for _, c := range v["currencies"] {
 			q.Currencies = append(q.Currencies, splitComma(c)...)
+		}
+		for _, c := range v["pg_names"] {
+			q.PGNames = append(q.PGNames, splitComma(c)...)
 		}
 	} else {
 		body, err := decodeObject(r)
@@ -82,6 +86,14 @@ func (s *Server) paymentMethods(w http.ResponseWriter, r *http.Request) error {
 				err = decodeStrict(raw, &q.Operation)
 			case "currencies":
 				err = decodeStrict(raw, &q.Currencies)
+			case "type":
+				err = decodeStrict(raw, &q.Type)
+			case "tokenizable":
+				err = decodeStrict(raw, &q.Tokenizable)
+			case "auto_debit":
+				err = decodeStrict(raw, &q.AutoDebit)
+			case "pg_names":
+				err = decodeStrict(raw, &q.PGNames)
 			}
 			if err != nil {
 				fe.Add(name, "%s", err.Error())

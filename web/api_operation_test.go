@@ -456,7 +456,6 @@ func TestOperation_RefusesBadRequests(t *testing.T) {
 		{"amount not decimal", map[string]any{"operation": "refund", "session_id": sid, "amount": "ten"}, "amount"},
 		{"negative amount", map[string]any{"operation": "refund", "session_id": sid, "amount": "-1.000"}, "amount"},
 		{"zero amount", map[string]any{"operation": "refund", "session_id": sid, "amount": "0"}, "amount"},
-		{"amount on cancel", map[string]any{"operation": "cancel", "session_id": sid, "amount": "1.000"}, "amount"},
 	}
 	for _, tt := range tests {
 		code, b := operate(t, env, "", tt.body)
@@ -727,4 +726,29 @@ func TestOperation_RefusesLongTrackingKey(t *testing.T) {
 	require.Equal(t, "paid", checkoutState(t, env, sid))
 	require.NotContains(t, inquiry(t, env, sid), "refunded_amount")
 	require.Empty(t, ops.Requests())
+}
+
+// Ottu: for void, cancel, expire and delete "the amount field is not considered".
+func TestOperation_VoidIgnoresAmount(t *testing.T) {
+	t.Parallel()
+	env, ops := setupOperations(t, nil)
+	sid := authorizedCheckout(t, env, ops, nil)
+	_, body := operateOK(t, env, map[string]any{"operation": "void", "session_id": sid, "amount": "1.000"})
+	require.Equal(t, "86.000", body["amount"], "a void is of the whole authorization")
+}
+
+// The same request sent again with its keys in another order and other spacing is the
+// same request for its Tracking-Key.
+func TestOperation_TrackingKeyComparesJSONNotBytes(t *testing.T) {
+	t.Parallel()
+	env, ops := setupOperations(t, nil)
+	sid := paidCheckout(t, env, ops, nil)
+	first := []byte(`{"operation":"refund","session_id":"` + sid + `","amount":"5"}`)
+	again := []byte("{ \"amount\": \"5\",\n  \"session_id\": \"" + sid + "\", \"operation\": \"refund\" }")
+	code, a := operate(t, env, "reordered", first)
+	require.Equal(t, http.StatusOK, code, "%s", a)
+	code, b := operate(t, env, "reordered", again)
+	require.Equal(t, http.StatusOK, code, "%s", b)
+	require.Equal(t, string(a), string(b), "the first answer again")
+	require.Equal(t, "5.000", inquiry(t, env, sid)["refunded_amount"], "one refund")
 }
