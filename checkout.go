@@ -30,6 +30,10 @@ type CheckoutRequest struct {
 	PaymentType    string
 	ExpirationTime string
 	Expiration     time.Duration
+	// Echo holds the other fields of Ottu's checkout schema that payhook keeps and
+	// answers with as they were sent (vendor_name, product_type, customer_phone_2,
+	// customer_birthdate, email_recipients, due_datetime, shipping_address), validated.
+	Echo map[string]json.RawMessage
 }
 
 // DecodeCheckoutRequest validates a Checkout API body (already split into its fields)
@@ -176,10 +180,81 @@ func DecodeCheckoutRequest(body map[string]json.RawMessage, gatewayExists func(s
 			r.Expiration = d
 		}
 	}
+	r.Echo = decodeEcho(body, fe)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+var (
+	birthdate   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	dueDatetime = regexp.MustCompile(`^(\d{2}/\d{2}/\d{4} \d{2}:\d{2}(:\d{2})?|\d{4}-\d{2}-\d{2}[ Tt]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)$`)
+)
+
+// decodeEcho validates the checkout fields payhook keeps only to answer with them.
+func decodeEcho(body map[string]json.RawMessage, fe FieldErrors) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	str := func(name string, maxLen int, pattern *regexp.Regexp, hint string) {
+		raw, ok := body[name]
+		if !ok || isNull(raw) {
+			return
+		}
+		var v string
+		switch {
+		case json.Unmarshal(raw, &v) != nil:
+			fe.Add(name, "Must be a string.")
+		case maxLen > 0 && len([]rune(v)) > maxLen:
+			fe.Add(name, "Ensure this field has no more than %d characters.", maxLen)
+		case pattern != nil && !pattern.MatchString(v):
+			fe.Add(name, "%s", hint)
+		case v != "":
+			out[name] = raw
+		}
+	}
+	str("vendor_name", 64, nil, "")
+	str("product_type", 128, nil, "")
+	str("customer_phone_2", 16, nil, "")
+	str("customer_birthdate", 0, birthdate, "Use the format YYYY-MM-DD.")
+	if v, ok := body["customer_birthdate"]; ok && out["customer_birthdate"] != nil {
+		var d string
+		json.Unmarshal(v, &d)
+		if _, err := time.Parse("2006-01-02", d); err != nil {
+			delete(out, "customer_birthdate")
+			fe.Add("customer_birthdate", "Not a real date.")
+		}
+	}
+	str("due_datetime", 0, dueDatetime, "Use the format DD/MM/YYYY hh:mm.")
+	if raw, ok := body["email_recipients"]; ok && !isNull(raw) {
+		var list []string
+		if err := json.Unmarshal(raw, &list); err != nil {
+			fe.Add("email_recipients", "Must be a list of email addresses.")
+		} else {
+			for _, e := range list {
+				if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+					fe.Add("email_recipients", "%q is not an email address.", e)
+				}
+			}
+			out["email_recipients"] = raw
+		}
+	}
+	if raw, ok := body["shipping_address"]; ok && !isNull(raw) {
+		var a map[string]any
+		if err := json.Unmarshal(raw, &a); err != nil || a == nil {
+			fe.Add("shipping_address", "Must be an object.")
+		} else {
+			for _, k := range []string{"city", "country", "email", "first_name", "last_name", "line1", "phone"} {
+				if v, isStr := a[k].(string); !isStr || v == "" {
+					fe.Add("shipping_address", "%s: this field is required.", k)
+				}
+			}
+			out["shipping_address"] = raw
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
@@ -226,6 +301,7 @@ func NewTransaction(r *CheckoutRequest, origin Origin, now time.Time) *Transacti
 		PaymentType:     r.PaymentType,
 		ExpirationTime:  r.ExpirationTime,
 		ExpiresAt:       now.Add(r.Expiration),
+		Echo:            r.Echo,
 		CreatedAt:       now,
 		UpdatedAt:       now,
 	}

@@ -123,6 +123,8 @@ type Transaction struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Initiator       *Initiator      `json:"initiator,omitempty"`
+	// Echo holds checkout fields kept only to answer with them (see CheckoutRequest.Echo).
+	Echo map[string]json.RawMessage `json:"echo,omitempty"`
 
 	// Set by the latest payment attempt.
 	GatewayCode     string          `json:"gateway_code,omitempty"` // gateway_account in payloads

@@ -91,6 +91,9 @@ func (s *Server) checkoutAnswer(t *payhook.Transaction) map[string]any {
 	if a := t.Customer.Address; a != nil {
 		m["billing_address"] = a
 	}
+	for k, v := range t.Echo {
+		m[k] = v
+	}
 	return m
 }
 

@@ -323,3 +323,33 @@ func TestCheckout_DoesNotEchoExtra(t *testing.T) {
 	got := env.JSON("GET", checkoutPath+strField(m, "session_id")+"/", nil, http.StatusOK)
 	require.NotContains(t, got, "extra")
 }
+
+// Fields of Ottu's checkout schema that payhook only keeps come back in the answer, and
+// the answer still passes Ottu's schema; a bad one is refused by name.
+func TestCheckout_EchoesDeclaredFields(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	fields := map[string]any{
+		"vendor_name": "Shop", "product_type": "books", "customer_phone_2": "+96512345678",
+		"customer_birthdate": "1990-02-28", "email_recipients": []string{"a@example.com"},
+		"due_datetime": "15/01/2027 11:04",
+		"shipping_address": map[string]any{"city": "Kuwait City", "country": "KW", "email": "c@example.com",
+			"first_name": "Jane", "last_name": "Doe", "line1": "Street 1", "phone": "+96512345678"},
+	}
+	answer := env.Checkout(fields)
+	for k, v := range fields {
+		want, _ := json.Marshal(v)
+		got, _ := json.Marshal(answer[k])
+		require.JSONEq(t, string(want), string(got), k)
+	}
+	code, body := env.Do("GET", "/b/checkout/v1/pymt-txn/"+answer["session_id"].(string)+"/", nil)
+	require.Equal(t, http.StatusOK, code)
+	phtest.Validate(t, "checkout-get-response", body)
+	for name, bad := range map[string]any{"customer_birthdate": "28/02/1990", "email_recipients": []string{"nope"},
+		"vendor_name": strings.Repeat("x", 65), "shipping_address": map[string]any{"city": "X"}} {
+		code, b := env.Do("POST", "/b/checkout/v1/pymt-txn/", map[string]any{"type": "e_commerce", "amount": "1",
+			"currency_code": "KWD", "pg_codes": []string{"credit-card"}, name: bad})
+		require.Equal(t, http.StatusBadRequest, code, name)
+		require.Contains(t, string(b), name)
+	}
+}
