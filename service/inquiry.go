@@ -45,7 +45,7 @@ func DecodeInquiry(body map[string]json.RawMessage) (*InquiryRequest, error) {
 			fe.Add("notify_webhook_url", "Must be true or false.")
 		}
 	}
-	if r.WebhookURL != "" {
+	if _, tooLong := fe["webhook_url"]; r.WebhookURL != "" && !tooLong {
 		if err := payhook.ValidateWebhookURL(r.WebhookURL, 200); err != nil {
 			fe.Add("webhook_url", "%s.", err.Error())
 		}
