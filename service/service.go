@@ -89,7 +89,19 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (newKey string, 
 		}
 	}
 	if apiKey != "" {
-		if _, err := s.store.APIKeyByHash(ctx, hashKey(apiKey)); err == nil {
+		keys, err := s.store.ListAPIKeys(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range keys {
+			if k.Hash != hashKey(apiKey) {
+				continue
+			}
+			if !k.RevokedAt.IsZero() {
+				// Revoked on purpose (dashboard or API): it stays revoked.
+				s.log.Warn("PAYHOOK_API_KEY was revoked; it is not accepted. Set a new key or unset the variable.",
+					"revoked_at", k.RevokedAt)
+			}
 			return "", nil
 		}
 		return "", s.store.CreateAPIKey(ctx, &payhook.APIKey{Name: "PAYHOOK_API_KEY", Prefix: prefix(apiKey),
@@ -158,11 +170,10 @@ func hashKey(k string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// prefix is what lists show of a key: at most 7 characters, and never more than a quarter
+// of it (a short key chosen by an operator must not be shown nearly whole).
 func prefix(k string) string {
-	if len(k) > 7 {
-		return k[:7]
-	}
-	return k
+	return k[:min(7, len(k)/4)]
 }
 
 // apiKeyCacheTTL bounds how long a validated key is trusted without asking the store.

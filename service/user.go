@@ -20,12 +20,15 @@ import (
 // SessionLifetime is how long a dashboard sign-in lasts.
 const SessionLifetime = 12 * time.Hour
 
-// Sign-in throttle: after MaxFailedSignIns failures for one email or one client address
-// within SignInWindow, sign-in is refused for that email or address until the window
-// passes.
+// Sign-in throttle: after MaxFailedSignIns failures for one email from one client address
+// within SignInWindow, that email is refused from that address until the window passes;
+// after MaxFailedSignInsPerAddress failures from one address (whatever the emails), the
+// address is. A successful sign-in clears its email's count from that address. So one
+// person guessing cannot lock colleagues out, and a sweep of many emails still stops.
 const (
-	MaxFailedSignIns = 5
-	SignInWindow     = 15 * time.Minute
+	MaxFailedSignIns           = 5
+	MaxFailedSignInsPerAddress = 50
+	SignInWindow               = 15 * time.Minute
 )
 
 // MinPasswordLength is the shortest password the dashboard and "payhook user create"
@@ -90,15 +93,24 @@ type signInThrottle struct {
 	failures map[string][]time.Time
 }
 
-func (t *signInThrottle) blocked(now time.Time, keys ...string) bool {
+// throttleKeys are the counters of one sign-in attempt: the email from this address, and
+// the address.
+func throttleKeys(email, addr string) (pair, address string) {
+	return "pair:" + email + "|" + addr, "addr:" + addr
+}
+
+func (t *signInThrottle) blocked(now time.Time, email, addr string) bool {
+	pair, address := throttleKeys(email, addr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range keys {
-		if len(t.recent(now, k)) >= MaxFailedSignIns {
-			return true
-		}
-	}
-	return false
+	return len(t.recent(now, pair)) >= MaxFailedSignIns || len(t.recent(now, address)) >= MaxFailedSignInsPerAddress
+}
+
+func (t *signInThrottle) succeed(email, addr string) {
+	pair, _ := throttleKeys(email, addr)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.failures, pair)
 }
 
 func (t *signInThrottle) recent(now time.Time, k string) []time.Time {
@@ -116,34 +128,35 @@ func (t *signInThrottle) recent(now time.Time, k string) []time.Time {
 	return list
 }
 
-func (t *signInThrottle) fail(now time.Time, keys ...string) {
+func (t *signInThrottle) fail(now time.Time, email, addr string) {
+	pair, address := throttleKeys(email, addr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.failures == nil {
 		t.failures = map[string][]time.Time{}
 	}
-	for _, k := range keys {
+	for _, k := range []string{pair, address} {
 		t.failures[k] = append(t.recent(now, k), now)
 	}
 }
 
 // SignIn checks a user's email and password and starts a session. It returns the session
 // token (for the cookie; only its hash is stored) and the session. Failures are
-// throttled per email and per client address (ETOOMANY).
+// throttled per email and client address, and per address (ETOOMANY; see MaxFailedSignIns).
 func (s *Service) SignIn(ctx context.Context, email, password, clientAddr string) (string, *payhook.Session, *payhook.User, error) {
 	now := s.clock.Now()
 	email = strings.TrimSpace(strings.ToLower(email))
-	keys := []string{"email:" + email, "addr:" + clientAddr}
-	if s.throttle.blocked(now, keys...) {
+	if s.throttle.blocked(now, email, clientAddr) {
 		return "", nil, nil, payhook.Errorf(payhook.ETOOMANY, "Too many failed sign-ins. Try again in %d minutes.", int(SignInWindow.Minutes()))
 	}
 	u, err := s.authenticate(ctx, email, password)
 	if err != nil {
 		if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
-			s.throttle.fail(now, keys...)
+			s.throttle.fail(now, email, clientAddr)
 		}
 		return "", nil, nil, err
 	}
+	s.throttle.succeed(email, clientAddr)
 	token := randomToken()
 	ss := &payhook.Session{TokenHash: hashKey(token), UserID: u.ID, CSRFToken: randomToken(), CreatedAt: now.UTC(), ExpiresAt: now.Add(SessionLifetime).UTC()}
 	if err := s.store.CreateSession(ctx, ss); err != nil {
@@ -177,13 +190,15 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*pa
 func (s *Service) AuthenticateBasic(ctx context.Context, email, password, clientAddr string) (*payhook.User, error) {
 	now := s.clock.Now()
 	email = strings.TrimSpace(strings.ToLower(email))
-	keys := []string{"email:" + email, "addr:" + clientAddr}
-	if s.throttle.blocked(now, keys...) {
+	if s.throttle.blocked(now, email, clientAddr) {
 		return nil, payhook.Errorf(payhook.ETOOMANY, "Too many failed sign-ins. Try again later.")
 	}
 	u, err := s.authenticate(ctx, email, password)
-	if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
-		s.throttle.fail(now, keys...)
+	switch {
+	case payhook.ErrorCode(err) == payhook.EUNAUTHORIZED:
+		s.throttle.fail(now, email, clientAddr)
+	case err == nil:
+		s.throttle.succeed(email, clientAddr)
 	}
 	return u, err
 }

@@ -95,7 +95,7 @@ func TestDashboardAudit_ShowsWhoChangedWhat(t *testing.T) {
 	require.Equal(t, "webhook.config.update", rows[0][3])
 	require.Equal(t, "timeout: 15 → 9", rows[0][4])
 	require.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`, rows[0][1])
-	require.Equal(t, "API key test-ap…", rows[1][2])
+	require.Equal(t, "API key test-…", rows[1][2])
 	require.Equal(t, "retries: 3 → 5", rows[1][4])
 }
 
