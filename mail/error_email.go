@@ -137,7 +137,7 @@ func (e FailureEmail) view() emailView {
 		HeldPhrase: plural(e.Held, "more failure", "more failures"),
 		Interval:   humanDuration(e.Interval), BaseURL: base,
 		DashboardURL:    base + "/dashboard/transactions/" + url.PathEscape(n.SessionID),
-		NotificationURL: base + "/b/webhook/v1/notifications/" + url.PathEscape(n.ID) + "/",
+		NotificationURL: base + "/dashboard/notifications/" + url.PathEscape(n.ID),
 		ResendURL:       base + "/b/webhook/v1/notifications/" + url.PathEscape(n.ID) + "/resend/",
 	}
 	if !e.HeldSince.IsZero() {

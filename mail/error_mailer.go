@@ -16,9 +16,11 @@ import (
 	"net"
 	netmail "net/mail"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -509,7 +511,10 @@ func (m *ErrorMailer) messages(j *job, to []string) ([]*gomail.Msg, []string) {
 		msg.SetUserAgent("payhook")
 		msg.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no auto-replies
 		msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
-		msg.SetBodyString(gomail.TypeTextPlain, j.letter.Text)
+		// The plain text goes as 8bit, not quoted-printable, so that links and ids stay whole
+		// on their lines for any reader; lines are kept under SMTP's 998-octet limit.
+		msg.SetBodyString(gomail.TypeTextPlain, wrapLongLines(j.letter.Text, maxTextLine),
+			gomail.WithPartEncoding(gomail.NoEncoding))
 		if j.letter.HTML != "" {
 			msg.AddAlternativeString(gomail.TypeTextHTML, j.letter.HTML)
 		}
@@ -529,4 +534,29 @@ func (m *ErrorMailer) sleep(d time.Duration) bool {
 	case <-m.sendCtx.Done():
 		return false
 	}
+}
+
+// maxTextLine bounds a line of the plain-text part (SMTP allows 998 octets).
+const maxTextLine = 900
+
+// wrapLongLines hard-wraps lines longer than max bytes (a long answer excerpt or URL); a
+// split never falls inside a UTF-8 sequence.
+func wrapLongLines(text string, max int) string {
+	var b strings.Builder
+	for i, line := range strings.Split(text, "\n") {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		for len(line) > max {
+			cut := max
+			for cut > 0 && !utf8.RuneStart(line[cut]) {
+				cut--
+			}
+			b.WriteString(line[:cut])
+			b.WriteByte('\n')
+			line = line[cut:]
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }

@@ -197,6 +197,9 @@ func TestErrorEmail_EachAddressGetsOneClearEmail(t *testing.T) {
 		require.Equal(t, "payhook@localhost", m.From, "default sender for an IP base URL")
 
 		e := parseEmail(t, m.Data)
+		// Readable as it travels, too: the links are whole in the raw message.
+		require.Contains(t, string(m.Data), "http://"+host+"/dashboard/transactions/"+sid)
+		require.Contains(t, string(m.Data), "http://"+host+"/dashboard/notifications/"+n.ID)
 		require.Equal(t, fmt.Sprintf("[payhook] Payment notification failed: %s (order ORDER-1001)", merchantHost), e.Subject)
 		require.Equal(t, addr, strings.Trim(e.Header.Get("To"), "<>"))
 		require.Equal(t, "auto-generated", e.Header.Get("Auto-Submitted"))
