@@ -24,6 +24,10 @@ import (
 // ordinary run writes nothing.
 var updateScreenshots = flag.Bool("update-screenshots", false, "write page screenshots to docs/screenshots")
 
+// update is the project's usual refresh flag (golden files elsewhere); here it also writes
+// the screenshots.
+var update = flag.Bool("update", false, "write page screenshots to docs/screenshots (same as -update-screenshots)")
+
 // screenshotDir is where -update-screenshots writes, from the web package's directory.
 const screenshotDir = "../docs/screenshots"
 
@@ -297,7 +301,7 @@ func (tb *tab) fillSignIn(email, password string) {
 // -update-screenshots, and does nothing otherwise.
 func (tb *tab) screenshot(name string) {
 	tb.t.Helper()
-	if !*updateScreenshots {
+	if !*updateScreenshots && !*update {
 		return
 	}
 	// Let the stylesheet and the fonts settle before the picture.
