@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -156,6 +157,12 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if email, password, ok := r.BasicAuth(); ok {
+			if crossSite(r) {
+				// A browser that cached Basic credentials must not be made to act by
+				// another site (CSRF): merchants' servers send no such headers.
+				s.writeError(w, r, payhook.Errorf(payhook.EFORBIDDEN, "Cross-site requests with Basic credentials are refused."))
+				return
+			}
 			u, err := s.svc.AuthenticateBasic(ctx, email, password, clientAddr(r))
 			if err != nil {
 				if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
@@ -178,6 +185,20 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// crossSite reports whether a browser sent r from another site (Sec-Fetch-Site, or an
+// Origin whose host is not this one's).
+func crossSite(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return origin == "null"
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != r.Host
 }
 
 // clientAddr is the client's IP address (the throttle's key); the port is dropped.
