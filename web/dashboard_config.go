@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"net/url"
@@ -240,10 +241,13 @@ type rotation struct {
 	Patch   string // the PATCH field that rotates it
 	ID      string // the element that shows the new secret once
 	Explain string
+	// Settable is the settings field through which a secret of the merchant's choosing may
+	// replace the current one ("" when the secret is generated only).
+	Settable string
 }
 
 var rotations = map[string]rotation{
-	"rotate-hmac-key": {Slug: "rotate-hmac-key", Name: "HMAC key", Patch: "rotate_hmac_key", ID: "new-hmac-key",
+	"rotate-hmac-key": {Slug: "rotate-hmac-key", Name: "HMAC key", Patch: "rotate_hmac_key", ID: "new-hmac-key", Settable: "hmac_key",
 		Explain: "The HMAC key signs every notification. After rotating, notifications are signed with the new key at once: update the key on your server, or it will reject them. Notifications already stored keep the signature they were sent with."},
 	"rotate-standard-webhooks-secret": {Slug: "rotate-standard-webhooks-secret", Name: "Standard Webhooks secret", Patch: "rotate_standard_webhooks_secret", ID: "new-standard-webhooks-secret",
 		Explain: "The Standard Webhooks secret signs the webhook-signature header. After rotating, update it on your server."},
@@ -252,8 +256,10 @@ var rotations = map[string]rotation{
 // rotatePage is the data of a rotation's confirmation and result.
 type rotatePage struct {
 	rotation
-	Current string // masked
-	NewKey  string // shown once, after the POST
+	Current  string // masked
+	NewKey   string // shown once, after the POST
+	Replaced bool   // a key of the merchant's choosing was set (not shown again)
+	Error    string // why the chosen key was refused
 }
 
 // rotateGet is GET /dashboard/webhook/config/rotate-…: asks for a confirmation.
@@ -276,6 +282,9 @@ func (s *Server) rotateGet(rot rotation) func(http.ResponseWriter, *http.Request
 // and shows the new secret this once.
 func (s *Server) rotatePost(rot rotation) func(http.ResponseWriter, *http.Request, *dash) error {
 	return func(w http.ResponseWriter, r *http.Request, d *dash) error {
+		if chosen := r.PostForm.Get("hmac_key"); rot.Settable != "" && chosen != "" {
+			return s.replaceSecret(w, r, d, rot, chosen)
+		}
 		st, _, err := s.svc.UpdateSettings(r.Context(), payhook.SettingsPatch{rot.Patch: json.RawMessage("true")})
 		if err != nil {
 			return err
@@ -287,6 +296,31 @@ func (s *Server) rotatePost(rot rotation) func(http.ResponseWriter, *http.Reques
 		s.renderDash(w, http.StatusOK, "dash_rotate", d.view(r, "New "+rot.Name, "webhook", rotatePage{rotation: rot, NewKey: key}))
 		return nil
 	}
+}
+
+// replaceSecret sets a secret of the merchant's choosing (the key their servers already
+// verify with, when moving from Ottu), through the same UpdateSettings as the API.
+func (s *Server) replaceSecret(w http.ResponseWriter, r *http.Request, d *dash, rot rotation, chosen string) error {
+	raw, err := json.Marshal(chosen)
+	if err != nil {
+		return err
+	}
+	st, _, err := s.svc.UpdateSettings(r.Context(), payhook.SettingsPatch{rot.Settable: raw})
+	page := rotatePage{rotation: rot, Current: payhook.Mask(st.HMACKey), Replaced: err == nil}
+	code := http.StatusOK
+	if err != nil {
+		var e *payhook.Error
+		if !errors.As(err, &e) || len(e.Fields[rot.Settable]) == 0 {
+			return err
+		}
+		cur, serr := s.svc.Settings(r.Context())
+		if serr != nil {
+			return serr
+		}
+		page.Current, page.Error, code = payhook.Mask(cur.HMACKey), strings.Join(e.Fields[rot.Settable], " "), http.StatusBadRequest
+	}
+	s.renderDash(w, code, "dash_rotate", d.view(r, "Replace the "+rot.Name, "webhook", page))
+	return nil
 }
 
 // pluginRow is one plugin on the Plugin configs tab.

@@ -334,3 +334,23 @@ func TestDashboardConfig_ChangeTakesEffectOnTheNextPayment(t *testing.T) {
 	require.Equal(t, "application/xml", reqs[0].Header.Get("Content-Type"))
 	require.False(t, json.Valid(reqs[0].Body))
 }
+
+// A merchant moving from Ottu sets the key their servers already verify with; it is then
+// never shown again, and a bad one is refused by name with nothing changed.
+func TestDashboardConfig_SetAChosenHMACKey(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	b := signIn(t, env)
+	old := realSettingsKey(t, env)
+
+	p := b.post(configPage+"/rotate-hmac-key", url.Values{"hmac_key": {"short"}})
+	require.Equal(t, http.StatusBadRequest, p.Code)
+	require.Contains(t, textOf(t, p.Body, "hmac_key-err"), "8 to 256")
+	require.Equal(t, old, realSettingsKey(t, env), "nothing changed")
+
+	p = b.post(configPage+"/rotate-hmac-key", url.Values{"hmac_key": {"pu9MpX3yPR-from-ottu"}})
+	require.Equal(t, http.StatusOK, p.Code, "%s", p.Body)
+	require.True(t, hasID(p.Body, "hmac-key-replaced"))
+	require.NotContains(t, p.Body, "pu9MpX3yPR-from-ottu", "not shown back")
+	require.Equal(t, "pu9MpX3yPR-from-ottu", realSettingsKey(t, env))
+}
