@@ -146,25 +146,32 @@ func (s *Server) dashboard(h func(w http.ResponseWriter, r *http.Request, d *das
 			}
 		}
 		ctx := service.WithInitiator(service.WithActor(r.Context(), u.Email), u.Initiator())
-		if err := h(w, r.WithContext(ctx), &dash{User: u, CSRF: ss.CSRFToken}); err != nil {
-			s.dashError(w, r, err)
+		d := &dash{User: u, CSRF: ss.CSRFToken}
+		if err := h(w, r.WithContext(ctx), d); err != nil {
+			s.dashError(w, r, err, d)
 		}
 	}
 }
 
-// dashError answers a dashboard request that failed.
-func (s *Server) dashError(w http.ResponseWriter, r *http.Request, err error) {
+// dashError answers a dashboard request that failed: a page with the menu and the reason
+// (for a signed-in user, d), else plain text. Internal details go to the log only.
+func (s *Server) dashError(w http.ResponseWriter, r *http.Request, err error, d *dash) {
+	code, msg := http.StatusInternalServerError, "Something went wrong on our side."
 	switch payhook.ErrorCode(err) {
 	case payhook.ENOTFOUND:
-		http.Error(w, payhook.ErrorMessage(err), http.StatusNotFound)
+		code, msg = http.StatusNotFound, payhook.ErrorMessage(err)
 	case payhook.EINVALID, payhook.ECONFLICT:
-		http.Error(w, payhook.ErrorMessage(err), http.StatusBadRequest)
+		code, msg = http.StatusBadRequest, payhook.ErrorMessage(err)
 	case payhook.ETOOMANY:
-		http.Error(w, payhook.ErrorMessage(err), http.StatusTooManyRequests)
+		code, msg = http.StatusTooManyRequests, payhook.ErrorMessage(err)
 	default:
 		s.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 	}
+	if d == nil {
+		http.Error(w, msg, code)
+		return
+	}
+	s.renderDash(w, code, "dash_error", &dashView{Title: http.StatusText(code), Me: d.User, CSRF: d.CSRF, Problem: msg})
 }
 
 // safeNext keeps a post-sign-in redirect inside the dashboard.
@@ -207,7 +214,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusTooManyRequests
 		case payhook.EUNAUTHORIZED:
 		default:
-			s.dashError(w, r, err)
+			s.dashError(w, r, err, nil)
 			return
 		}
 		tok := randomFormToken()

@@ -392,3 +392,14 @@ func TestDashboardTransaction_UnknownIsNotFound(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, b.get(transactionPage(strings.Repeat("0", 40))).Code)
 	require.Equal(t, http.StatusNotFound, b.post(transactionPage(strings.Repeat("0", 40))+"/notify", nil).Code)
 }
+
+// An error keeps the dashboard around it: the menu and the reason, with the right status.
+func TestDashboard_ErrorsKeepTheMenu(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	b := signIn(t, env)
+	p := b.get("/dashboard/transactions/no-such-session")
+	require.Equal(t, http.StatusNotFound, p.Code)
+	require.Contains(t, p.Body, `href="/dashboard/notifications"`, "the menu is there")
+	require.Contains(t, p.Body, "no-such-session", "the reason is there")
+}
