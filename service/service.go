@@ -38,6 +38,7 @@ type Service struct {
 	// lastNotify rate-limits notify-again per transaction.
 	lastNotify map[string]time.Time
 	throttle   signInThrottle
+	basic      map[string]basicAuthEntry // checked Basic credentials, by hash
 }
 
 // config is a snapshot of the webhook configuration.

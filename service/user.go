@@ -193,14 +193,38 @@ func (s *Service) AuthenticateBasic(ctx context.Context, email, password, client
 	if s.throttle.blocked(now, email, clientAddr) {
 		return nil, payhook.Errorf(payhook.ETOOMANY, "Too many failed sign-ins. Try again later.")
 	}
+	// bcrypt is slow on purpose; an API client sending the same credentials on every
+	// request is checked once a minute, not each time.
+	cacheKey := TokenHash(email + "\x00" + password)
+	s.mu.Lock()
+	c, ok := s.basic[cacheKey]
+	s.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.user, nil
+	}
 	u, err := s.authenticate(ctx, email, password)
 	switch {
 	case payhook.ErrorCode(err) == payhook.EUNAUTHORIZED:
 		s.throttle.fail(now, email, clientAddr)
 	case err == nil:
 		s.throttle.succeed(email, clientAddr)
+		s.mu.Lock()
+		if s.basic == nil || len(s.basic) > 10000 {
+			s.basic = map[string]basicAuthEntry{}
+		}
+		s.basic[cacheKey] = basicAuthEntry{user: u, until: now.Add(basicAuthCacheTTL)}
+		s.mu.Unlock()
 	}
 	return u, err
+}
+
+// basicAuthCacheTTL is how long checked Basic credentials are trusted without bcrypt.
+const basicAuthCacheTTL = time.Minute
+
+// basicAuthEntry is a Basic-auth check remembered (by a hash of the credentials).
+type basicAuthEntry struct {
+	user  *payhook.User
+	until time.Time
 }
 
 // SessionUser returns the session and user of a session token (EUNAUTHORIZED when it is
