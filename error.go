@@ -15,6 +15,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // 401
 	EFORBIDDEN    = "forbidden"    // 403
 	ETOOMANY      = "too_many"     // 429
+	EUNAVAILABLE  = "unavailable"  // 503: the database cannot take the write now (disk full, read-only, down)
 	EINTERNAL     = "internal"     // 500; details go to the log only
 )
 

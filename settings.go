@@ -40,6 +40,9 @@ type Settings struct {
 	UserAgent              string   `json:"user_agent"`
 	StandardWebhooks       bool     `json:"standard_webhooks"`
 	StandardWebhooksSecret string   `json:"standard_webhooks_secret"`
+	// Revision counts the saves of the settings (never shown): a save applies only to the
+	// revision it was made from, so that two concurrent changes never lose one.
+	Revision int64 `json:"-"`
 }
 
 // DefaultSettings returns the documents' defaults with the given HMAC key.

@@ -25,7 +25,8 @@ import (
 type Store interface {
 	RecordAttempt(ctx context.Context, id string, a payhook.Attempt, status payhook.Status, next time.Time, lease payhook.Lease) error
 	ClaimDue(ctx context.Context, now time.Time, lease payhook.Lease, limit int) ([]*payhook.Notification, error)
-	ReleaseLease(ctx context.Context, id string) error
+	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	ReleaseLease(ctx context.Context, id, owner string) error
 }
 
 // Config configures an engine.
@@ -40,6 +41,13 @@ type Config struct {
 	PerDestination int
 	// SweepInterval is how often the database is swept for due notifications (default 1s).
 	SweepInterval time.Duration
+	// LeaseTTL is how long a lease holds without renewal (default DefaultLeaseTTL). The
+	// engine renews its leases every LeaseTTL/3 while it lives; when its process dies,
+	// another process claims the notifications once LeaseTTL has passed.
+	LeaseTTL time.Duration
+	// Wake, when set, fires when another process made notifications due (PostgreSQL's
+	// LISTEN/NOTIFY): the engine sweeps at once instead of on its next tick.
+	Wake <-chan struct{}
 	// OnFinished, when set, is called once a notification's round ends delivered or
 	// failed (error emails hang here).
 	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
@@ -76,8 +84,8 @@ type destination struct {
 	users int
 }
 
-// leaseMargin is added to the longest a step can take before a lease is considered lost.
-const leaseMargin = 60 * time.Second
+// DefaultLeaseTTL is Config.LeaseTTL's default.
+const DefaultLeaseTTL = 30 * time.Second
 
 // maxInflight bounds the notifications the sweep brings into memory.
 const maxInflight = 20000
@@ -90,6 +98,9 @@ func New(cfg Config) *Engine {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Second
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -99,14 +110,23 @@ func New(cfg Config) *Engine {
 }
 
 // Lease returns the lease a newly stored pending notification should carry, so that the
-// sweep leaves it to the in-memory hand-off.
-func (e *Engine) Lease(s payhook.Settings) payhook.Lease {
-	return payhook.Lease{Owner: e.cfg.Owner, Until: e.cfg.Clock.Now().Add(s.TimeoutDuration() + leaseMargin)}
+// sweeps (of every process) leave it to this process's in-memory hand-off. The engine
+// renews it while the notification is in its memory.
+func (e *Engine) Lease(payhook.Settings) payhook.Lease {
+	return e.lease()
 }
 
-// Start sweeps the database now and then every SweepInterval until Shutdown.
+func (e *Engine) lease() payhook.Lease {
+	return payhook.Lease{Owner: e.cfg.Owner, Until: e.cfg.Clock.Now().Add(e.cfg.LeaseTTL)}
+}
+
+// Owner names this engine's process in leases.
+func (e *Engine) Owner() string { return e.cfg.Owner }
+
+// Start sweeps the database now and then every SweepInterval (or when woken) until
+// Shutdown, and renews this process's leases every LeaseTTL/3.
 func (e *Engine) Start() {
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go func() {
 		defer e.wg.Done()
 		t := time.NewTicker(e.cfg.SweepInterval)
@@ -116,9 +136,30 @@ func (e *Engine) Start() {
 			select {
 			case <-t.C:
 			case <-e.kick:
+			case <-e.cfg.Wake:
 			case <-e.stopping:
 				return
 			}
+		}
+	}()
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(e.cfg.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+			case <-e.stopping:
+				return
+			}
+			n, err := e.cfg.Store.RenewLeases(e.ctx, e.cfg.Owner, e.cfg.Clock.Now().Add(e.cfg.LeaseTTL))
+			if err != nil {
+				if e.ctx.Err() == nil {
+					e.cfg.Logger.Error("renew leases", "err", err)
+				}
+				continue
+			}
+			leasesHeld.Set(float64(n))
 		}
 	}()
 }
@@ -146,7 +187,8 @@ func (e *Engine) sweep() {
 			return
 		}
 		batch := min(room, 500)
-		notes, err := e.cfg.Store.ClaimDue(e.ctx, e.cfg.Clock.Now(), e.Lease(st), batch)
+		_ = st
+		notes, err := e.cfg.Store.ClaimDue(e.ctx, e.cfg.Clock.Now(), e.lease(), batch)
 		if err != nil {
 			if e.ctx.Err() == nil {
 				e.cfg.Logger.Error("sweep: claim due notifications", "err", err)
@@ -244,7 +286,9 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 			e.release(n.ID)
 			return
 		}
+		attemptsInFlight.Inc()
 		a, outcome := e.cfg.Sender.Send(e.ctx, st, Message{ID: n.ID, URL: n.URL, Body: n.Body, ContentType: n.ContentType})
+		attemptsInFlight.Dec()
 		release()
 		if e.ctx.Err() != nil {
 			// Shutdown cut the attempt short: it does not count; the next process retries.
@@ -255,14 +299,21 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 		round := n.RoundAttempts + 1
 		step := payhook.NextStep(st, round, outcome)
 		var next time.Time
-		var lease payhook.Lease
+		lease := e.lease()
 		if step.Status == payhook.StatusPending {
 			next = e.cfg.Clock.Now().Add(step.RetryAfter)
-			lease = payhook.Lease{Owner: e.cfg.Owner, Until: next.Add(st.TimeoutDuration() + leaseMargin)}
 		}
-		if err := e.cfg.Store.RecordAttempt(e.ctx, n.ID, a, step.Status, next, lease); err != nil {
-			// Not recorded: leave it to the sweep once the lease runs out (at least once).
+		if err := e.record(n.ID, a, step.Status, next, lease); err != nil {
+			if errors.Is(err, payhook.ErrLeaseLost) {
+				// Our lease expired (a stall) and another process took the notification
+				// over: its attempts count, not this one (fencing).
+				log.Warn("attempt not recorded: the lease was taken over by another process", "err", err)
+				return
+			}
+			// Not recorded before shutdown: the lease runs out and another process (or
+			// this one after a restart) attempts again (at least once).
 			log.Error("record attempt", "err", err)
+			e.release(n.ID)
 			return
 		}
 		n.RoundAttempts = round
@@ -279,6 +330,22 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 		if !e.sleep(step.RetryAfter) {
 			e.release(n.ID)
 			return
+		}
+	}
+}
+
+// record stores an attempt, retrying while the store cannot take the write (a full disk,
+// the database down) until it can or the engine stops: the attempt happened, and its
+// notification stays leased (and in memory) meanwhile.
+func (e *Engine) record(id string, a payhook.Attempt, status payhook.Status, next time.Time, lease payhook.Lease) error {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := e.cfg.Store.RecordAttempt(e.ctx, id, a, status, next, lease)
+		if err == nil || payhook.ErrorCode(err) != payhook.EUNAVAILABLE {
+			return err
+		}
+		e.cfg.Logger.Warn("record attempt: the store cannot take writes; retrying", "notification", id, "err", err)
+		if !e.sleep(wait) {
+			return err
 		}
 	}
 }
@@ -302,7 +369,7 @@ func (e *Engine) sleep(d time.Duration) bool {
 func (e *Engine) release(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.cfg.Store.ReleaseLease(ctx, id); err != nil {
+	if err := e.cfg.Store.ReleaseLease(ctx, id, e.cfg.Owner); err != nil {
 		e.cfg.Logger.Error("release lease", "notification", id, "err", err)
 	}
 }

@@ -106,7 +106,8 @@ func (h *harness) storeWithLease(url string, lease payhook.Lease) *payhook.Notif
 		CreatedAt: now, UpdatedAt: now, Body: []byte(`{"reference_number":"` + txn.ReferenceNumber + `","state":"paid"}`),
 		ContentType: "application/json", NextAttemptAt: now}
 	txn.State = payhook.StatePaid
-	require.NoError(h.t, h.store.UpdateTransaction(ctx, txn, []payhook.State{payhook.StateCreated}, []*payhook.Notification{n}, lease))
+	require.NoError(h.t, h.store.ApplyChange(ctx, payhook.Change{Transaction: txn, From: []payhook.State{payhook.StateCreated},
+		Notifications: []*payhook.Notification{n}, Lease: lease}))
 	return n
 }
 

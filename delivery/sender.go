@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,13 +33,14 @@ type Sender struct {
 func NewSender(allowPrivate bool, now payhook.Clock) *Sender {
 	mk := func(insecure bool) *http.Client {
 		tr := &http.Transport{
-			Proxy:                 nil, // the SSRF guard checks the address dialled: never a proxy
-			DialContext:           NewDialer(allowPrivate, 10*time.Second).DialContext,
+			Proxy: nil, // the SSRF guard checks the address dialled: never a proxy
+			// No fixed dial or TLS limit: the attempt's context carries the configured
+			// timeout, and bounds connecting, the handshake and the answer together.
+			DialContext:           NewDialer(allowPrivate, 0).DialContext,
 			ForceAttemptHTTP2:     true,
 			MaxIdleConns:          1024,
 			MaxIdleConnsPerHost:   256,
 			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
 			ExpectContinueTimeout: time.Second,
 			TLSClientConfig:       &tls.Config{InsecureSkipVerify: insecure}, //nolint:gosec // ignore_ssl is the merchant's setting
 		}
@@ -85,11 +88,16 @@ func (s *Sender) Send(ctx context.Context, st payhook.Settings, m Message) (payh
 	if st.IgnoreSSL {
 		client = s.unverified
 	}
+	var connected atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }}))
 	resp, err := client.Do(req)
 	if err != nil {
 		a.Duration = s.now.Now().Sub(start)
 		var noAnswer bool
 		a.Error, noAnswer = describe(err, ctx, timeout)
+		if noAnswer && strings.HasPrefix(a.Error, "timeout after") && !connected.Load() {
+			a.Error += " (no connection: the server did not accept one)"
+		}
 		return a, payhook.AttemptOutcome{NoAnswer: noAnswer}
 	}
 	excerpt, rerr := io.ReadAll(io.LimitReader(resp.Body, payhook.ResponseExcerptLimit))

@@ -96,6 +96,10 @@ func luhn(n string) bool {
 
 // PaymentRequest asks a gateway to pay (or authorize) an amount with a card.
 type PaymentRequest struct {
+	// Reference identifies this payment try at the gateway (payhook's claim id, recorded
+	// before the call): a gateway answers a second request with the same reference with
+	// the first one's outcome, never charging twice, and PaymentStatus finds it by it.
+	Reference string
 	SessionID string
 	Amount    payhook.Amount
 	Currency  string
@@ -119,10 +123,20 @@ type Gateway interface {
 	Operation() string
 	// Sandbox reports whether no real money moves (is_sandbox in payloads).
 	Sandbox() bool
-	// Pay charges or authorizes the card.
+	// Pay charges or authorizes the card. An error means the gateway could not be asked
+	// (nothing moved); a declined card is a PaymentResult.
 	Pay(ctx context.Context, r PaymentRequest) (PaymentResult, error)
-	// Operate refunds, captures or voids (op) an amount of a payment it made.
+	// PaymentStatus answers what became of the payment with that reference: found is
+	// false when the gateway never got it. payhook asks after a crash cut a payment off
+	// between the gateway's answer and its record.
+	PaymentStatus(ctx context.Context, reference string) (r PaymentResult, found bool, err error)
+	// Operate refunds, captures or voids (op) an amount of a payment it made. The
+	// request's ReferenceNumber identifies it: the same reference again answers the first
+	// outcome and moves no money twice.
 	Operate(ctx context.Context, op string, r OperationRequest) (OperationResult, error)
+	// OperationStatus answers what became of the operation with that reference number;
+	// found is false when the gateway never got it.
+	OperationStatus(ctx context.Context, reference string) (r OperationResult, found bool, err error)
 }
 
 // OperationRequest asks a gateway to refund, capture or void part of a payment.

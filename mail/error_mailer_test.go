@@ -24,10 +24,12 @@ import (
 // opsEmails are the addresses the tests configure for error emails.
 var opsEmails = []string{"ops@example.com", "dev@example.com"}
 
-// fakeClock is a clock the test moves by hand.
+// fakeClock is a clock the test moves by hand; once Run, it also goes on in real time
+// (for the retries of an email), and Advance still jumps.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu      sync.Mutex
+	now     time.Time
+	running time.Time // when Run was called; zero while stopped
 }
 
 func newFakeClock() *fakeClock {
@@ -37,7 +39,19 @@ func newFakeClock() *fakeClock {
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	if c.running.IsZero() {
+		return c.now
+	}
+	return c.now.Add(time.Since(c.running))
+}
+
+// Run makes the clock go on in real time from now on.
+func (c *fakeClock) Run() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running.IsZero() {
+		c.running = time.Now()
+	}
 }
 
 func (c *fakeClock) Advance(d time.Duration) {
@@ -65,24 +79,27 @@ func requireText(t *testing.T, text, want string) {
 	require.Contains(t, flat(text), flat(want))
 }
 
-// fixture is a running payhook whose failed notifications go to an ErrorMailer.
+// fixture is a running payhook whose failed notifications go to ErrorMailers (several
+// stand for several processes sharing the store).
 type fixture struct {
 	env      *phtest.Env
-	mailer   *mail.ErrorMailer
+	mailer   *mail.ErrorMailer // the first of mailers
 	clock    *fakeClock
 	merchant *phtest.Receiver // answers 500
+
+	mu      sync.Mutex
+	mailers []*mail.ErrorMailer
+	turn    int
 }
 
 // setup starts payhook with notifications on, notify_on_error on and opsEmails (patch
-// overrides them), a merchant answering 500, and an ErrorMailer sending through smtpCfg
-// with cfg's timings (flood control on a fake clock; summaries looked for every 10ms).
+// overrides them), a merchant answering 500, and an ErrorMailer on payhook's store
+// sending through smtpCfg with cfg's timings (flood control on a fake clock; the store
+// looked at every 10ms).
 func setup(t *testing.T, smtpCfg mail.SMTPConfig, cfg mail.Config, patch map[string]any) *fixture {
 	t.Helper()
 	f := &fixture{clock: newFakeClock()}
-	var m *mail.ErrorMailer // set before any notification finishes
-	f.env = phtest.New(t, phtest.Options{OnFinished: func(n *payhook.Notification, st payhook.Status, a payhook.Attempt) {
-		m.OnFinished(n, st, a)
-	}})
+	f.env = phtest.New(t, phtest.Options{OnFinished: f.onFinished})
 	settings := map[string]any{"enabled": true, "api_transactions_enabled": true, "notify_on_error": true,
 		"emails": opsEmails, "timeout": 2, "backoff_factor": 0.1}
 	for k, v := range patch {
@@ -94,12 +111,33 @@ func setup(t *testing.T, smtpCfg mail.SMTPConfig, cfg mail.Config, patch map[str
 		w.WriteHeader(http.StatusInternalServerError)
 		io.WriteString(w, "database is down")
 	}
+	f.mailer = f.addMailer(t, smtpCfg, cfg)
+	return f
+}
 
-	svc := f.env.Service
+// addMailer starts another ErrorMailer (a process) on the fixture's store; failures are
+// handed to the mailers in turn.
+func (f *fixture) addMailer(t *testing.T, smtpCfg mail.SMTPConfig, cfg mail.Config) *mail.ErrorMailer {
+	t.Helper()
+	if cfg.Store == nil {
+		cfg.Store = f.env.Store
+	}
+	m := newMailer(t, f.env, f.clock, smtpCfg, cfg)
+	f.mu.Lock()
+	f.mailers = append(f.mailers, m)
+	f.mu.Unlock()
+	return m
+}
+
+// newMailer makes and starts an ErrorMailer reading env's service, with the tests'
+// timings, closed when the test ends.
+func newMailer(t *testing.T, env *phtest.Env, clock *fakeClock, smtpCfg mail.SMTPConfig, cfg mail.Config) *mail.ErrorMailer {
+	t.Helper()
+	svc := env.Service
 	cfg.SMTP = smtpCfg
-	cfg.BaseURL = f.env.URL
+	cfg.BaseURL = env.URL
 	cfg.Settings, cfg.Transaction, cfg.Notification = svc.Settings, svc.Transaction, svc.Notification
-	cfg.Clock = f.clock.Now
+	cfg.Clock = clock.Now
 	cfg.Logger = testLogger(t)
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = 10 * time.Millisecond
@@ -110,19 +148,39 @@ func setup(t *testing.T, smtpCfg mail.SMTPConfig, cfg mail.Config, patch map[str
 	if cfg.SendTimeout == 0 {
 		cfg.SendTimeout = 3 * time.Second
 	}
-	mailer, err := mail.New(cfg)
+	m, err := mail.New(cfg)
 	require.NoError(t, err)
-	m, f.mailer = mailer, mailer
-	f.mailer.Start()
-	t.Cleanup(func() { f.close(t) })
-	return f
+	m.Start()
+	t.Cleanup(func() { closeMailer(t, m) })
+	return m
 }
 
-// close closes the mailer, sending all that is left.
+// onFinished hands a finished notification to the next mailer.
+func (f *fixture) onFinished(n *payhook.Notification, st payhook.Status, a payhook.Attempt) {
+	f.mu.Lock()
+	if len(f.mailers) == 0 {
+		f.mu.Unlock()
+		return
+	}
+	m := f.mailers[f.turn%len(f.mailers)]
+	f.turn++
+	f.mu.Unlock()
+	m.OnFinished(n, st, a)
+}
+
+// close closes the mailers, recording all that is left and sending what is due.
 func (f *fixture) close(t *testing.T) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.mailers {
+		closeMailer(t, m)
+	}
+}
+
+func closeMailer(t *testing.T, m *mail.ErrorMailer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, f.mailer.Close(ctx))
+	require.NoError(t, m.Close(ctx))
 }
 
 // pay creates a checkout notifying url (the failing merchant when "") and pays it; it
@@ -262,12 +320,17 @@ func TestErrorEmail_UntrustedCertificateIsNotBypassed(t *testing.T) {
 	cfg := smtpConfig(srv, "u", "p")
 	cfg.TLSConfig = nil // the system roots do not know the test's certificate
 	f := setup(t, cfg, mail.Config{SendAttempts: 2}, nil)
+	f.clock.Run() // the retry comes after RetryBackoff
 
 	f.pay(t, "", "ORDER-8")
 	phtest.Eventually(t, 5*time.Second, func() bool { return f.mailer.Stats().GivenUp == 2 },
 		"the email given up for both addresses")
 	require.Empty(t, srv.Messages(), "never sent without the TLS the server offered")
 	require.EqualValues(t, 2, f.mailer.Stats().SendErrors)
+	st, err := f.env.Store.ErrorEmailStats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, payhook.ErrorEmailStats{HeldBack: 1}, st,
+		"nobody got it: its failure is counted into the next email to the URL")
 }
 
 func TestErrorEmail_FloodControlSumsUpFailuresPerURL(t *testing.T) {
@@ -320,18 +383,29 @@ func TestErrorEmail_FloodControlSumsUpFailuresPerURL(t *testing.T) {
 	require.Equal(t, mail.Stats{Failures: 7, Held: 4, Sent: 4}, f.mailer.Stats())
 }
 
-func TestErrorEmail_CloseSumsUpWhatIsHeldBack(t *testing.T) {
+func TestErrorEmail_CloseKeepsWhatIsHeldBackInTheStore(t *testing.T) {
 	t.Parallel()
 	srv := startSMTP(t, smtpOptions{})
 	f := setup(t, smtpConfig(srv, "", ""), mail.Config{}, map[string]any{"emails": []string{"ops@example.com"}})
 	f.pay(t, "", "ORDER-1")
 	f.pay(t, "", "ORDER-2")
 	phtest.Eventually(t, 5*time.Second, func() bool { return f.mailer.Stats().Held == 1 }, "1 failure held back")
+	srv.Wait(t, 1, 5*time.Second)
 
-	f.close(t) // the window has not passed: shutting down must not lose the held one
-	msgs := srv.Messages()
-	require.Len(t, msgs, 2)
-	requireText(t, parseEmail(t, msgs[1].Data).Text, "1 more failure to this URL since")
+	// The window has not passed: shutting down neither sends nor loses the held one.
+	f.close(t)
+	require.Len(t, srv.Messages(), 1)
+	st, err := f.env.Store.ErrorEmailStats(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, payhook.ErrorEmailStats{HeldBack: 1}, st)
+
+	// The next start sums it up once its window has passed.
+	f.clock.Advance(10*time.Minute + time.Second)
+	newMailer(t, f.env, f.clock, smtpConfig(srv, "", ""), mail.Config{Store: f.env.Store})
+	msgs := srv.Wait(t, 2, 5*time.Second)
+	e := parseEmail(t, msgs[1].Data)
+	requireText(t, e.Text, "1 more failure to this URL since")
+	require.Contains(t, e.Text, "order_no:          ORDER-2")
 }
 
 func TestErrorEmail_NoneWhenNotifyOnErrorIsOff(t *testing.T) {
@@ -360,6 +434,7 @@ func TestErrorEmail_SMTPOutageIsRetriedAndNeverDelaysDelivery(t *testing.T) {
 	f := setup(t, mail.SMTPConfig{Host: "127.0.0.1", Port: addr.Port},
 		mail.Config{SendAttempts: 50, RetryBackoff: 50 * time.Millisecond, SendTimeout: 200 * time.Millisecond},
 		map[string]any{"emails": []string{"ops@example.com"}})
+	f.clock.Run() // retries come after RetryBackoff
 
 	began := time.Now()
 	sid := f.pay(t, "", "ORDER-1")
@@ -392,10 +467,11 @@ func TestErrorEmail_SMTPOutageIsRetriedAndNeverDelaysDelivery(t *testing.T) {
 	require.Contains(t, parseEmail(t, msgs[0].Data).Text, sid)
 
 	// The second failure, held back by flood control meanwhile, is not lost either.
-	f.close(t)
-	msgs = srv.Messages()
-	require.Len(t, msgs, 2)
+	f.clock.Advance(10*time.Minute + time.Second)
+	msgs = srv.Wait(t, 2, 5*time.Second)
 	requireText(t, parseEmail(t, msgs[1].Data).Text, "1 more failure to this URL since")
+	f.close(t)
+	require.Len(t, srv.Messages(), 2)
 	require.Zero(t, f.mailer.Stats().GivenUp)
 }
 
@@ -407,6 +483,7 @@ func TestErrorMailer_QueueFullDropsWithoutWaiting(t *testing.T) {
 		Settings:     func(context.Context) (payhook.Settings, error) { return payhook.Settings{}, nil },
 		Transaction:  never,
 		Notification: func(context.Context, string) (*payhook.Notification, error) { panic("not started") },
+		Store:        openStore(t),
 		QueueSize:    2,
 		Logger:       testLogger(t),
 	})
@@ -432,6 +509,7 @@ func TestNew_RefusesIncompleteConfig(t *testing.T) {
 		Settings:     func(context.Context) (payhook.Settings, error) { return payhook.Settings{}, nil },
 		Transaction:  func(context.Context, string) (*payhook.Transaction, error) { return nil, nil },
 		Notification: func(context.Context, string) (*payhook.Notification, error) { return nil, nil },
+		Store:        openStore(t),
 	}
 	for base, from := range map[string]string{
 		"https://pay.shop.example": "payhook@pay.shop.example",

@@ -1,96 +1,115 @@
 package mail
 
 import (
-	"sort"
+	"context"
+	"encoding/json"
 	"time"
+
+	"github.com/payhook/payhook"
 )
 
-// floodGate lets at most one email per destination URL through per interval. The
-// failures it holds back are counted, so that the next email to that URL sums them up;
-// when the interval has passed with failures held back and no new one came, due hands
-// them out as a summary. It does no I/O and is not safe for concurrent use.
-type floodGate struct {
-	interval time.Duration
-	urls     map[string]*urlRecord
+// Flood control lives in the store (payhook.ErrorEmailWindow, applied atomically by
+// Store.AdmitErrorEmail), so that every process sharing it keeps to one email per URL
+// per window and a restart forgets no held-back failure. This file is the mailer's side:
+// what it records of a failure, and how.
+
+// failureDetail is what an email tells of a failure, recorded with it in the store
+// (payhook.ErrorEmailFailure.Detail): the notification with its attempts and body, and
+// its transaction, as they were when it failed, so that an email sent later, or by
+// another process after a restart, tells the same.
+type failureDetail struct {
+	Notification *payhook.Notification `json:"notification"`
+	Transaction  *payhook.Transaction  `json:"transaction,omitempty"`
 }
 
-// urlRecord is what the gate remembers of one URL.
-type urlRecord struct {
-	lastSent  time.Time // when the last email about this URL went out
-	held      int       // failures held back since lastSent
-	heldSince time.Time // the first of them
-	latest    failure   // the latest of them, shown in the summary
-}
+// admitTries is how many times a failure is offered to a store that does not take it;
+// admitBackoff the wait between two.
+const (
+	admitTries   = 3
+	admitBackoff = time.Second
+)
 
-// summary is an email that sums up the failures held back for one URL.
-type summary struct {
-	url    string
-	latest failure
-	held   int
-	since  time.Time
-}
-
-func newFloodGate(interval time.Duration) *floodGate {
-	return &floodGate{interval: interval, urls: map[string]*urlRecord{}}
-}
-
-// admit records a failure to url at now. ok is true when it may be emailed now; held and
-// since then tell how many failures before it were held back, and since when.
-func (g *floodGate) admit(url string, f failure, now time.Time) (ok bool, held int, since time.Time) {
-	r := g.urls[url]
-	if r == nil {
-		g.urls[url] = &urlRecord{lastSent: now}
-		return true, 0, time.Time{}
-	}
-	if now.Sub(r.lastSent) >= g.interval {
-		held, since = r.held, r.heldSince
-		*r = urlRecord{lastSent: now}
-		return true, held, since
-	}
-	if r.held == 0 {
-		r.heldSince = f.at
-	}
-	r.held++
-	r.latest = f
-	return false, 0, time.Time{}
-}
-
-// due returns the summaries to send at now, oldest URL first: every URL with failures
-// held back whose interval has passed, or every one when all is set (at shutdown). It
-// forgets the URLs with nothing held back and an interval passed.
-func (g *floodGate) due(now time.Time, all bool) []summary {
-	var out []summary
-	for url, r := range g.urls {
-		passed := now.Sub(r.lastSent) >= g.interval
-		switch {
-		case r.held > 0 && (passed || all):
-			out = append(out, summary{url: url, latest: r.latest, held: r.held, since: r.heldSince})
-			*r = urlRecord{lastSent: now}
-		case r.held == 0 && passed:
-			delete(g.urls, url)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].since.Before(out[j].since) })
-	return out
-}
-
-// giveBack counts n failures, the first at since, as held back again for url: an email
-// that could not be sent is summed up in the next one rather than lost.
-func (g *floodGate) giveBack(url string, latest failure, n int, since time.Time) {
-	if n <= 0 {
+// handle records a failure in the store, unless nobody is to be told: flood control
+// there queues its email or holds it back.
+func (m *ErrorMailer) handle(f failure) {
+	n := &f.notification
+	if to, why := m.recipients(); to == nil {
+		m.stats.skipped.Add(1)
+		m.log.Debug("failure not emailed", "why", why, "notification", n.ID, "url", n.URL)
 		return
 	}
-	r := g.urls[url]
-	if r == nil {
-		// Forgotten meanwhile: the next summary may go out at once.
-		r = &urlRecord{}
-		g.urls[url] = r
+	rec := payhook.ErrorEmailFailure{URL: n.URL, NotificationID: n.ID, At: f.at, Detail: m.detail(f)}
+	var e *payhook.ErrorEmail
+	var err error
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(m.sendCtx, lookupTimeout)
+		e, err = m.cfg.Store.AdmitErrorEmail(ctx, rec, m.cfg.Interval, m.cfg.Clock.Now())
+		cancel()
+		if err == nil || try == admitTries || !m.pause(admitBackoff) {
+			break
+		}
+		m.log.Warn("record failure for error email; retrying", "notification", n.ID, "url", n.URL, "err", err)
 	}
-	if r.held == 0 || since.Before(r.heldSince) {
-		r.heldSince = since
+	switch {
+	case err != nil:
+		m.stats.unrecorded.Add(1)
+		m.log.Error("failure not recorded for error email: the store did not take it", "notification", n.ID,
+			"url", n.URL, "err", err)
+	case e == nil:
+		m.stats.held.Add(1)
+		m.log.Debug("failure held back by flood control", "notification", n.ID, "url", n.URL)
+	default:
+		if e.Held > 0 {
+			m.log.Debug("email sums up held-back failures", "url", n.URL, "held", e.Held)
+		}
+		m.poke()
 	}
-	if r.held == 0 || latest.at.After(r.latest.at) {
-		r.latest = latest
+}
+
+// detail encodes what the email will tell of a failure, reading the notification's
+// attempts and its transaction; when the store does not answer, what NotifyFailure kept
+// stands in.
+func (m *ErrorMailer) detail(f failure) []byte {
+	ctx, cancel := context.WithTimeout(m.sendCtx, lookupTimeout)
+	defer cancel()
+	n := &f.notification
+	if full, err := m.cfg.Notification(ctx, n.ID); err != nil {
+		m.log.Warn("load notification for error email", "notification", n.ID, "err", err)
+	} else {
+		n = full
 	}
-	r.held += n
+	t, err := m.cfg.Transaction(ctx, n.SessionID)
+	if err != nil {
+		t = nil
+		if payhook.ErrorCode(err) != payhook.ENOTFOUND {
+			m.log.Warn("load transaction for error email", "session_id", n.SessionID, "err", err)
+		}
+	}
+	b, err := json.Marshal(failureDetail{Notification: n, Transaction: t})
+	if err != nil {
+		m.log.Error("encode error email detail", "notification", n.ID, "err", err)
+		return nil
+	}
+	return b
+}
+
+// decodeDetail reads back what detail recorded; ok is false when it cannot.
+func decodeDetail(f payhook.ErrorEmailFailure) (failureDetail, bool) {
+	var d failureDetail
+	if len(f.Detail) == 0 || json.Unmarshal(f.Detail, &d) != nil || d.Notification == nil {
+		return failureDetail{}, false
+	}
+	return d, true
+}
+
+// pause waits d, or returns false when Close gives up first.
+func (m *ErrorMailer) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-m.sendCtx.Done():
+		return false
+	}
 }

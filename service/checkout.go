@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/delivery"
 	"github.com/payhook/payhook/gateway"
 	"github.com/payhook/payhook/payload"
 )
@@ -106,37 +108,85 @@ func (s *Service) payable(ctx context.Context, sessionID string) (*payhook.Trans
 
 // Pay sends the customer's card to the gateway pgCode (the transaction's first when
 // empty), records the outcome, sends the payment notification and waits for the answer
-// that decides the redirect. The delivery goes on if ctx ends first (the customer's
-// browser gave up); the redirect is then the summary page.
+// that decides the redirect.
+//
+// Money-safe order: the intent (a claim on the transaction, with the gateway and what is
+// kept of the card) is stored before the gateway is called, and the gateway call and the
+// commit of its outcome run on a context detached from the customer's request (bounded
+// by the claim timeout), so a closed browser never loses an approved payment. If the
+// commit fails anyway (a full disk, a crash), the claim stays: the transaction cannot be
+// paid again meanwhile, and ResolveStaleClaims records the gateway's outcome later. The
+// claim is held only from the read to the commit, never while the merchant answers.
+// The delivery goes on if ctx ends first; the redirect is then the summary page.
 func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gateway.Card) (*PaymentOutcome, error) {
-	defer s.lockSession(sessionID)()
+	unlock := s.lockSession(sessionID) // an optimisation: the claim below is the guarantee
 	t, err := s.payable(ctx, sessionID)
 	if err != nil {
+		unlock()
 		return &PaymentOutcome{Transaction: t}, err
 	}
 	if pgCode == "" {
 		pgCode = t.PGCodes[0]
 	}
 	if !contains(t.PGCodes, pgCode) {
+		unlock()
 		return &PaymentOutcome{Transaction: t}, &payhook.Error{Code: payhook.EINVALID, Message: "invalid input",
 			Fields: map[string][]string{"pg_code": {fmt.Sprintf("%q is not offered for this payment.", pgCode)}}}
 	}
 	now := s.clock.Now()
 	if err := card.Validate(now); err != nil {
+		unlock()
 		return &PaymentOutcome{Transaction: t}, err
 	}
 	g, err := s.gateways.Get(pgCode)
 	if err != nil {
+		unlock()
 		return &PaymentOutcome{Transaction: t}, err
 	}
-	res, err := g.Pay(ctx, gateway.PaymentRequest{SessionID: t.SessionID, Amount: t.Amount, Currency: t.Currency, Card: card})
+	claim := &payhook.Claim{ID: "pay_" + payhook.NewSessionID()[:24], SessionID: t.SessionID, Kind: payhook.ClaimPayment,
+		Owner: s.owner, Until: now.Add(2 * s.claimTTL).UTC(), CreatedAt: now.UTC(), From: []payhook.State{t.State},
+		Unchanged: t.UpdatedAt, PGCode: pgCode, Card: &payhook.Card{Masked: card.Masked(), Expiry: card.Expiry, Holder: card.Holder}}
+	if err := s.store.Claim(ctx, claim); err != nil {
+		unlock()
+		if errors.Is(err, payhook.ErrClaimed) {
+			err = payhook.Errorf(payhook.ECONFLICT, "A payment for this checkout is already in progress: wait a moment and reload the page.")
+		}
+		return &PaymentOutcome{Transaction: t}, err
+	}
+	// From here money may move: nothing below depends on the customer's request.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
+	defer cancel()
+	res, err := g.Pay(mctx, gateway.PaymentRequest{Reference: claim.ID, SessionID: t.SessionID, Amount: t.Amount, Currency: t.Currency, Card: card})
 	if err != nil {
+		// The gateway could not be asked: nothing moved; the customer may try again.
+		if rerr := s.store.ReleaseClaim(mctx, claim.ID, s.owner); rerr != nil {
+			s.log.Error("release payment claim", "session_id", t.SessionID, "claim", claim.ID, "err", rerr)
+		}
+		unlock()
 		return &PaymentOutcome{Transaction: t}, fmt.Errorf("gateway %s: %w", pgCode, err)
 	}
 	from, unchanged := t.State, t.UpdatedAt
+	applyPayment(t, g, claim.Card, res)
+	out, decider, err := s.settle(mctx, t, from, unchanged, claim.ID, true)
+	unlock()
+	if err != nil {
+		if errors.Is(err, payhook.ErrClaimLost) {
+			// Another process resolved the claim (this one was too slow): it recorded the
+			// same gateway outcome and sends the notification.
+			return &PaymentOutcome{Transaction: t, Redirect: s.SummaryURL(t.SessionID), Notification: payhook.StatusPending}, nil
+		}
+		s.log.Error("payment approved by the gateway but not recorded yet; it will be resolved from the gateway's record",
+			"session_id", t.SessionID, "claim", claim.ID, "result", res.Result, "err", err)
+		return out, err
+	}
+	return s.awaitDecider(ctx, out, decider), nil
+}
+
+// applyPayment sets a gateway's payment outcome on t.
+func applyPayment(t *payhook.Transaction, g gateway.Gateway, card *payhook.Card, res gateway.PaymentResult) {
 	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
 	t.GatewayResponse, t.Result, t.Message = res.Response, res.Result, res.Message
-	t.Card = &payhook.Card{Masked: card.Masked(), Expiry: card.Expiry, Holder: card.Holder}
+	t.Card = card
 	switch res.Result {
 	case payhook.ResultSuccess:
 		if g.Operation() == gateway.OperationAuthorize {
@@ -149,54 +199,84 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 	default: // failed, error
 		t.State = payhook.StateFailed
 	}
-	return s.settle(ctx, t, from, unchanged)
 }
 
 // Cancel records that the customer canceled on the checkout page, and notifies like Pay.
 func (s *Service) Cancel(ctx context.Context, sessionID string) (*PaymentOutcome, error) {
-	defer s.lockSession(sessionID)()
+	unlock := s.lockSession(sessionID)
 	t, err := s.payable(ctx, sessionID)
 	if err != nil {
+		unlock()
 		return &PaymentOutcome{Transaction: t}, err
 	}
 	from, unchanged := t.State, t.UpdatedAt
 	t.State, t.Result, t.Message = payhook.StateCanceled, payhook.ResultCanceled, "Canceled by the customer"
-	return s.settle(ctx, t, from, unchanged)
+	out, decider, err := s.settle(ctx, t, from, unchanged, "", true)
+	unlock()
+	if err != nil {
+		if errors.Is(err, payhook.ErrClaimed) {
+			err = payhook.Errorf(payhook.ECONFLICT, "A payment for this checkout is in progress: it cannot be canceled now.")
+		}
+		return out, err
+	}
+	return s.awaitDecider(ctx, out, decider), nil
 }
 
-// settle stores the transaction's new state with its payment notifications, hands them
-// to the engine and waits for the one that decides the redirect.
-func (s *Service) settle(ctx context.Context, t *payhook.Transaction, from payhook.State, unchanged time.Time) (*PaymentOutcome, error) {
+// settle stores the transaction's new state with its payment notifications (ending the
+// claim, when there is one) and hands them to the engine; the one that decides the
+// redirect is delivered at once when wait is set (a customer waits on it), else in the
+// background.
+func (s *Service) settle(ctx context.Context, t *payhook.Transaction, from payhook.State, unchanged time.Time, claim string, wait bool) (*PaymentOutcome, <-chan delivery.Result, error) {
 	c, err := s.config(ctx)
 	if err != nil {
-		return nil, err
+		return &PaymentOutcome{Transaction: t}, nil, err
 	}
 	t.UpdatedAt = s.clock.Now().UTC()
 	notes, err := s.paymentNotifications(c, t, true)
 	if err != nil {
-		return nil, err
+		return &PaymentOutcome{Transaction: t}, nil, err
 	}
-	decider, err := s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Unchanged: unchanged, Notifications: notes, Lease: s.engine.Lease(c.settings)})
+	ch := payhook.Change{Transaction: t, From: []payhook.State{from}, Unchanged: unchanged, Notifications: notes,
+		Lease: s.engine.Lease(c.settings), Claim: claim, ClaimOwner: s.owner}
+	if claim != "" {
+		ch.Unchanged = time.Time{} // the claim holds the transaction
+	}
+	decider, err := s.commit(ctx, ch, wait)
 	if err != nil {
-		return &PaymentOutcome{Transaction: t}, err
+		return &PaymentOutcome{Transaction: t}, nil, err
 	}
 	out := &PaymentOutcome{Transaction: t, Redirect: s.SummaryURL(t.SessionID)}
-	if decider == nil {
-		if t.RedirectURL != "" {
-			out.Redirect = redirectWithParams(t)
+	if decider == nil && t.RedirectURL != "" && !hasDecider(notes) {
+		out.Redirect = redirectWithParams(t)
+	}
+	return out, decider, nil
+}
+
+func hasDecider(notes []*payhook.Notification) bool {
+	for _, n := range notes {
+		if n.RedirectDecider && n.Status == payhook.StatusPending {
+			return true
 		}
-		return out, nil
+	}
+	return false
+}
+
+// awaitDecider waits, while the customer's request lasts, for the answer that decides
+// where the customer goes (SPEC §1.3).
+func (s *Service) awaitDecider(ctx context.Context, out *PaymentOutcome, decider <-chan delivery.Result) *PaymentOutcome {
+	if decider == nil {
+		return out
 	}
 	select {
 	case r := <-decider:
 		out.Notification = r.Status
-		if r.Status == payhook.StatusDelivered && r.StatusCode == 200 && t.RedirectURL != "" {
-			out.Redirect = redirectWithParams(t)
+		if r.Status == payhook.StatusDelivered && r.StatusCode == 200 && out.Transaction.RedirectURL != "" {
+			out.Redirect = redirectWithParams(out.Transaction)
 		}
 	case <-ctx.Done():
 		out.Notification = payhook.StatusPending
 	}
-	return out, nil
+	return out
 }
 
 // notifications renders a payload once and makes one notification per recipient.

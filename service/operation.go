@@ -75,8 +75,14 @@ func (s *Service) findTransaction(ctx context.Context, sessionID, orderNo string
 // expire with a payment notification of that state; delete with none. The notifications
 // are stored with the change and delivered in the background. trackingKey, when set,
 // makes the request idempotent: the same key and body answer the first operation's
-// result again, with no second gateway call or notification. The user in ctx
-// (WithInitiator), if any, is the payloads' initiator.
+// result again, with no second gateway call or notification; a retry that arrives while
+// the first is still running waits for it. The user in ctx (WithInitiator), if any, is
+// the payloads' initiator.
+//
+// Money-safe order for refund, capture and void: the operation (and its Tracking-Key, in
+// progress) is claimed in the store before the gateway is called, and the gateway call
+// and the commit run on a context detached from the client's request, so a client that
+// gives up never leaves a refund unrecorded, and a retry never refunds twice.
 func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]json.RawMessage, trackingKey string) (*Answer, error) {
 	initiator := initiatorOf(ctx)
 	req, err := payhook.DecodeOperationRequest(body)
@@ -88,8 +94,8 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 	}
 	reqHash := requestHash(rawBody)
 	if trackingKey != "" {
-		defer s.lockSession("tracking:" + trackingKey)()
-		if a, done, err := s.replay(ctx, trackingKey, reqHash); done || err != nil {
+		defer s.lockSession("tracking:" + trackingKey)() // an optimisation: the store's claim is the guarantee
+		if a, done, err := s.replayOrWait(ctx, trackingKey, reqHash); done || err != nil {
 			return a, err
 		}
 	}
@@ -101,10 +107,53 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 		}
 		sessionID = t.SessionID
 	}
+	deadline := s.clock.Now().Add(2 * s.claimTTL)
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		a, err := s.operateOnce(ctx, sessionID, req, reqHash, trackingKey, initiator)
+		switch {
+		case errors.Is(err, payhook.ErrTrackingKeyUsed):
+			// A concurrent request with the same key (maybe in another process) won.
+			a, _, err := s.replayOrWait(ctx, trackingKey, reqHash)
+			return a, err
+		case errors.Is(err, payhook.ErrClaimed) || errors.Is(err, errChanged):
+			// Another payment or operation holds the transaction, or changed it since it was
+			// read: wait for it, then read it again and decide anew.
+			if s.clock.Now().After(deadline) {
+				return nil, payhook.Errorf(payhook.ECONFLICT, "Another operation on this transaction is still in progress: retry in a moment.")
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(wait):
+			}
+			continue
+		}
+		return a, err
+	}
+}
+
+// errChanged says the transaction changed between the read and the claim or commit.
+var errChanged = errors.New("transaction changed since it was read")
+
+// conflictOnly reports an ECONFLICT that is neither a claim nor a Tracking-Key: the
+// transaction changed since it was read.
+func conflictOnly(err error) bool {
+	return payhook.ErrorCode(err) == payhook.ECONFLICT && !errors.Is(err, payhook.ErrClaimed) &&
+		!errors.Is(err, payhook.ErrTrackingKeyUsed) && !errors.Is(err, payhook.ErrClaimLost)
+}
+
+// operateOnce reads the transaction and carries out one try of an operation.
+func (s *Service) operateOnce(ctx context.Context, sessionID string, req *payhook.OperationRequest, reqHash, trackingKey string, initiator *payhook.Initiator) (*Answer, error) {
 	defer s.lockSession(sessionID)()
-	t, err := s.findTransaction(ctx, sessionID, req.OrderNo) // read under the lock
+	t, err := s.store.TransactionHead(ctx, sessionID)
 	if err != nil {
 		return nil, err
+	}
+	if req.OrderNo != "" && t.OrderNo != req.OrderNo {
+		return nil, payhook.Errorf(payhook.ENOTFOUND, "No transaction with session_id %q and order_no %q.", sessionID, req.OrderNo)
+	}
+	if !t.DeletedAt.IsZero() {
+		return nil, payhook.Errorf(payhook.ENOTFOUND, "No transaction with session_id %q.", t.SessionID)
 	}
 	plan, err := payhook.PlanOperation(t, req.Operation, req.AmountText)
 	if err != nil {
@@ -118,6 +167,14 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 		return nil, err
 	}
 	now := s.clock.Now().UTC()
+	var tracking *payhook.Tracking
+	if trackingKey != "" {
+		tracking = &payhook.Tracking{Key: trackingKey, RequestHash: reqHash, SessionID: t.SessionID, CreatedAt: now}
+	}
+	switch req.Operation {
+	case payhook.OpRefund, payhook.OpCapture, payhook.OpVoid:
+		return s.gatewayOperation(ctx, c, t, plan, req, initiator, tracking)
+	}
 	ch := payhook.Change{Transaction: t, From: []payhook.State{plan.From}, Unchanged: t.UpdatedAt, Lease: s.engine.Lease(c.settings)}
 	var answer *Answer
 	switch req.Operation {
@@ -139,97 +196,166 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 			ch.Delete = true
 		}
 		answer, err = jsonAnswer(200, map[string]string{"detail": "The transaction is deleted.", "operation": req.Operation, "result": "success"})
-	default:
-		answer, err = s.gatewayOperation(ctx, c, t, plan, req, initiator, &ch)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if trackingKey != "" {
-		ch.Tracking = &payhook.Tracking{Key: trackingKey, RequestHash: reqHash, SessionID: t.SessionID,
-			StatusCode: answer.StatusCode, Answer: answer.Body, CreatedAt: now}
+	if tracking != nil {
+		tracking.StatusCode, tracking.Answer, tracking.Done = answer.StatusCode, answer.Body, true
+		ch.Tracking = tracking
 	}
-	if _, err := s.commit(ctx, ch); err != nil {
-		if errors.Is(err, payhook.ErrTrackingKeyUsed) {
-			a, _, err := s.replay(ctx, trackingKey, reqHash)
-			return a, err
+	if _, err := s.commit(ctx, ch, false); err != nil {
+		if conflictOnly(err) {
+			return nil, errChanged
 		}
 		return nil, err
 	}
 	return answer, nil
 }
 
-// replay answers a request whose Tracking-Key is already recorded: the stored answer for
-// the same body, Ottu's operation_tracking failure for another.
-func (s *Service) replay(ctx context.Context, key, reqHash string) (*Answer, bool, error) {
-	tr, err := s.store.Tracking(ctx, key)
-	if payhook.ErrorCode(err) == payhook.ENOTFOUND {
-		return nil, false, nil
+// replayOrWait answers a request whose Tracking-Key is already recorded: the stored
+// answer for the same body, Ottu's operation_tracking failure for another. While the
+// first request is still in progress (in this process or another) it waits for it; if
+// the first one's process died (its claim went stale), it resolves that claim from the
+// gateway's record first. done is false when the key is not recorded (or was released:
+// the first request moved no money), so the request runs.
+func (s *Service) replayOrWait(ctx context.Context, key, reqHash string) (*Answer, bool, error) {
+	deadline := s.clock.Now().Add(3 * s.claimTTL)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		tr, err := s.store.Tracking(ctx, key)
+		if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if tr.RequestHash != reqHash {
+			a, err := operationFailure("operation_tracking", "This Tracking-Key was already used for another request; use a new key for a new operation.")
+			return a, true, err
+		}
+		if tr.Done {
+			return &Answer{StatusCode: tr.StatusCode, Body: tr.Answer}, true, nil
+		}
+		if cl, err := s.store.ClaimByID(ctx, tr.ClaimID); err == nil && cl.Until.Before(s.clock.Now()) {
+			if err := s.resolveClaim(ctx, cl.ID); err != nil {
+				s.log.Warn("resolve a stale claim for a retried Tracking-Key", "claim", cl.ID, "err", err)
+			}
+			continue
+		}
+		if s.clock.Now().After(deadline) {
+			return nil, true, payhook.Errorf(payhook.ECONFLICT, "The first request with this Tracking-Key is still in progress: retry in a moment.")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, true, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	if tr.RequestHash != reqHash {
-		a, err := operationFailure("operation_tracking", "This Tracking-Key was already used for another request; use a new key for a new operation.")
-		return a, true, err
-	}
-	return &Answer{StatusCode: tr.StatusCode, Body: tr.Answer}, true, nil
 }
 
-// gatewayOperation asks the gateway to refund, capture or void, records the child
-// transaction, and prepares the operation notifications; the answer is the notification.
+// gatewayOperation claims the transaction with the planned child (and the Tracking-Key
+// in progress), asks the gateway to refund, capture or void on a detached context,
+// and records the outcome with the operation notifications; the answer is the
+// notification.
 func (s *Service) gatewayOperation(ctx context.Context, c *config, t *payhook.Transaction, plan *payhook.OperationPlan,
-	req *payhook.OperationRequest, initiator *payhook.Initiator, ch *payhook.Change) (*Answer, error) {
+	req *payhook.OperationRequest, initiator *payhook.Initiator, tracking *payhook.Tracking) (*Answer, error) {
 	g, err := s.gateways.Get(t.GatewayCode)
 	if err != nil {
 		return nil, err
 	}
-	child := payhook.Child{SessionID: payhook.NewSessionID(), ReferenceNumber: payhook.NewReferenceNumber(),
-		Operation: req.Operation, Amount: plan.Amount, Extra: req.Extra, Initiator: initiator, CreatedAt: s.clock.Now().UTC()}
-	res, err := g.Operate(ctx, req.Operation, gateway.OperationRequest{SessionID: t.SessionID,
+	now := s.clock.Now().UTC()
+	child := &payhook.Child{SessionID: payhook.NewSessionID(), ReferenceNumber: payhook.NewReferenceNumber(),
+		Operation: req.Operation, Amount: plan.Amount, Extra: req.Extra, Initiator: initiator, CreatedAt: now}
+	if tracking != nil {
+		child.TrackingKey = tracking.Key
+	}
+	claim := &payhook.Claim{ID: "op_" + child.ReferenceNumber, SessionID: t.SessionID, Kind: payhook.ClaimOperation,
+		Owner: s.owner, Until: now.Add(2 * s.claimTTL), CreatedAt: now, From: []payhook.State{plan.From},
+		Unchanged: t.UpdatedAt, Child: child, Tracking: tracking}
+	if err := s.store.Claim(ctx, claim); err != nil {
+		if conflictOnly(err) {
+			return nil, errChanged
+		}
+		return nil, err
+	}
+	// From here money may move: nothing below depends on the client's request.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
+	defer cancel()
+	res, err := g.Operate(mctx, req.Operation, gateway.OperationRequest{SessionID: t.SessionID,
 		ReferenceNumber: child.ReferenceNumber, Amount: plan.Amount, Currency: t.Currency})
 	if err != nil {
+		if rerr := s.store.ReleaseClaim(mctx, claim.ID, s.owner); rerr != nil {
+			s.log.Error("release operation claim", "session_id", t.SessionID, "claim", claim.ID, "err", rerr)
+		}
 		return nil, fmt.Errorf("gateway %s %s: %w", t.GatewayCode, req.Operation, err)
 	}
+	ch, answer, err := s.operationChange(c, t, claim, res, tracking)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.commit(mctx, *ch, false); err != nil {
+		if errors.Is(err, payhook.ErrClaimLost) && tracking != nil {
+			a, _, err := s.replayOrWait(mctx, tracking.Key, tracking.RequestHash)
+			return a, err
+		}
+		s.log.Error("operation done by the gateway but not recorded yet; it will be resolved from the gateway's record",
+			"session_id", t.SessionID, "claim", claim.ID, "operation", req.Operation, "err", err)
+		return nil, err
+	}
+	return answer, nil
+}
+
+// operationChange applies a gateway's answer to a claimed operation: the child's
+// outcome, the parent's amounts and state, the operation notifications and the answer
+// (the notification itself), as the change that ends the claim.
+func (s *Service) operationChange(c *config, t *payhook.Transaction, claim *payhook.Claim, res gateway.OperationResult, tracking *payhook.Tracking) (*payhook.Change, *Answer, error) {
+	child := claim.Child
+	from := t.State
 	child.Success, child.Message, child.GatewayResponse = res.Success, res.Message, res.Response
 	switch {
-	case req.Operation == payhook.OpRefund && res.Success:
+	case child.Operation == payhook.OpRefund && res.Success:
 		child.State = payhook.ChildRefunded
-		t.RefundedAmount += plan.Amount
+		t.RefundedAmount += child.Amount
 		if t.RefundedAmount >= t.PaidAmount {
 			t.State = payhook.StateRefunded
 		}
-	case req.Operation == payhook.OpRefund:
+	case child.Operation == payhook.OpRefund:
 		child.State = payhook.ChildRefundRejected
-	case req.Operation == payhook.OpCapture && res.Success:
+	case child.Operation == payhook.OpCapture && res.Success:
 		child.State = payhook.ChildPaid
-		t.State, t.PaidAmount = payhook.StatePaid, plan.Amount
-	case req.Operation == payhook.OpVoid && res.Success:
+		t.State, t.PaidAmount = payhook.StatePaid, child.Amount
+	case child.Operation == payhook.OpVoid && res.Success:
 		child.State = payhook.ChildVoided
-		t.State, t.VoidedAmount, t.Result = payhook.StateCanceled, plan.Amount, payhook.ResultCanceled
+		t.State, t.VoidedAmount, t.Result = payhook.StateCanceled, child.Amount, payhook.ResultCanceled
 	}
 	now := s.clock.Now()
-	t.Children = append(t.Children, child)
 	t.UpdatedAt = now.UTC()
-	tree := payload.Operation(t, &child, now)
+	tree := payload.Operation(t, child, now)
 	recipients := payhook.OperationRecipients(c.settings, c.plugins[t.Type], t)
 	notes, err := s.notifications(payhook.KindOperation, t, recipients, tree, c.settings)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ch.Notifications = notes
 	// The answer is the notification itself (every recipient gets the same bytes), or, when
 	// notifications are XML, the same payload signed the same way in JSON.
-	if notes[0].ContentType == payload.ContentTypeJSON {
-		return &Answer{StatusCode: 200, Body: notes[0].Body}, nil
+	answer := &Answer{StatusCode: 200, Body: notes[0].Body}
+	if notes[0].ContentType != payload.ContentTypeJSON {
+		st := c.settings
+		st.Format = payhook.FormatJSON
+		body, _, err := payload.Encode(payload.Operation(t, child, now), st)
+		if err != nil {
+			return nil, nil, err
+		}
+		answer.Body = body
 	}
-	st := c.settings
-	st.Format = payhook.FormatJSON
-	body, _, err := payload.Encode(payload.Operation(t, &child, now), st)
-	if err != nil {
-		return nil, err
+	ch := &payhook.Change{Transaction: t, From: []payhook.State{from}, Notifications: notes, Lease: s.engine.Lease(c.settings),
+		Claim: claim.ID, ClaimOwner: s.owner, Child: child}
+	if tracking != nil {
+		tr := *tracking
+		tr.StatusCode, tr.Answer, tr.Done = answer.StatusCode, answer.Body, true
+		ch.Tracking = &tr
 	}
-	return &Answer{StatusCode: 200, Body: body}, nil
+	return ch, answer, nil
 }
 
 // paymentNotifications prepares the payment notifications of t's current state, routed by
@@ -247,7 +373,7 @@ func (s *Service) paymentNotifications(c *config, t *payhook.Transaction, forRed
 // commit stores a change and hands its pending notifications to the engine: the one that
 // decides a redirect is delivered at once and its result returned; the others go to the
 // background.
-func (s *Service) commit(ctx context.Context, ch payhook.Change) (<-chan delivery.Result, error) {
+func (s *Service) commit(ctx context.Context, ch payhook.Change, wait bool) (<-chan delivery.Result, error) {
 	if err := s.store.ApplyChange(ctx, ch); err != nil {
 		return nil, err
 	}
@@ -255,7 +381,7 @@ func (s *Service) commit(ctx context.Context, ch payhook.Change) (<-chan deliver
 	for _, n := range ch.Notifications {
 		switch {
 		case n.Status != payhook.StatusPending:
-		case n.RedirectDecider:
+		case n.RedirectDecider && wait:
 			decider = s.engine.Deliver(n)
 		default:
 			s.engine.Enqueue(n)
@@ -286,7 +412,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 
 func (s *Service) expire(ctx context.Context, sessionID string) (bool, error) {
 	defer s.lockSession(sessionID)()
-	t, err := s.store.Transaction(ctx, sessionID)
+	t, err := s.store.TransactionHead(ctx, sessionID)
 	if err != nil || !t.State.Payable() || s.Open(t) {
 		return false, nil
 	}
@@ -300,19 +426,25 @@ func (s *Service) expire(ctx context.Context, sessionID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Unchanged: unchanged, Notifications: notes, Lease: s.engine.Lease(c.settings)})
-	if payhook.ErrorCode(err) == payhook.ECONFLICT {
+	_, err = s.commit(ctx, payhook.Change{Transaction: t, From: []payhook.State{from}, Unchanged: unchanged, Notifications: notes, Lease: s.engine.Lease(c.settings)}, false)
+	if payhook.ErrorCode(err) == payhook.ECONFLICT { // paid, canceled or claimed meanwhile: the next sweep decides again
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// RunExpiry expires due checkouts every interval until ctx ends.
+// RunExpiry expires due checkouts every interval until ctx ends, in one process at a
+// time of those sharing the database (the holder of the "expiry" role).
 func (s *Service) RunExpiry(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+		now := s.clock.Now()
+		lead, err := s.store.Lead(ctx, "expiry", s.owner, now.Add(3*interval+time.Second), now)
+		if err == nil && lead {
+			_, err = s.ExpireDue(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
 			s.log.Error("expire checkouts", "err", err)
 		}
 		select {

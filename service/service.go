@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -37,8 +38,10 @@ type Service struct {
 	keys     map[string]time.Time // API key hash → cached until
 	// lastNotify rate-limits notify-again per transaction.
 	lastNotify map[string]time.Time
-	throttle   signInThrottle
 	basic      map[string]basicAuthEntry // checked Basic credentials, by hash
+
+	owner    string        // names this process in claims and roles
+	claimTTL time.Duration // how long a claim holds before another process may resolve it
 }
 
 // config is a snapshot of the webhook configuration.
@@ -61,15 +64,30 @@ type Config struct {
 	Logger   *slog.Logger
 	// BaseURL is how customers reach the checkout pages, e.g. "http://127.0.0.1:8080".
 	BaseURL string
+	// Owner names this process in claims and roles (default: a random name).
+	Owner string
+	// ClaimTimeout bounds a gateway call and the commit that follows it, on a context
+	// detached from the customer's or client's request; a claim older than twice that is
+	// stale and resolved by any process (default DefaultClaimTimeout).
+	ClaimTimeout time.Duration
 }
+
+// DefaultClaimTimeout is Config.ClaimTimeout's default.
+const DefaultClaimTimeout = 30 * time.Second
 
 // New returns a service.
 func New(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Owner == "" {
+		c.Owner = "payhook-" + payhook.NewSessionID()[:8]
+	}
+	if c.ClaimTimeout <= 0 {
+		c.ClaimTimeout = DefaultClaimTimeout
+	}
 	return &Service{store: c.Store, engine: c.Engine, gateways: c.Gateways, clock: c.Clock,
-		log: c.Logger, baseURL: c.BaseURL, keys: map[string]time.Time{}}
+		log: c.Logger, baseURL: c.BaseURL, keys: map[string]time.Time{}, owner: c.Owner, claimTTL: c.ClaimTimeout}
 }
 
 // BaseURL is how customers reach the checkout pages.
@@ -85,7 +103,10 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (newKey string, 
 	if _, ok, err := s.store.Settings(ctx); err != nil {
 		return "", err
 	} else if !ok {
-		if err := s.store.SaveSettings(ctx, payhook.DefaultSettings(payhook.NewHMACKey())); err != nil {
+		// Revision 0 saves only if nobody did: of two processes starting at once on one
+		// database, one HMAC key wins and both use it.
+		st := payhook.DefaultSettings(payhook.NewHMACKey())
+		if err := s.store.SaveSettings(ctx, &st); err != nil && payhook.ErrorCode(err) != payhook.ECONFLICT {
 			return "", fmt.Errorf("save default settings: %w", err)
 		}
 	}
@@ -108,12 +129,13 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (newKey string, 
 		return "", s.store.CreateAPIKey(ctx, &payhook.APIKey{Name: "PAYHOOK_API_KEY", Prefix: prefix(apiKey),
 			Hash: hashKey(apiKey), CreatedAt: s.clock.Now().UTC()})
 	}
-	n, err := s.store.CountAPIKeys(ctx)
-	if err != nil || n > 0 {
+	key := "ph_" + payhook.NewHMACKey()
+	created, err := s.store.CreateFirstAPIKey(ctx, &payhook.APIKey{Name: "first start", Prefix: prefix(key), Hash: hashKey(key), CreatedAt: s.clock.Now().UTC()})
+	if err != nil || !created {
 		return "", err
 	}
-	key, err := s.CreateAPIKey(ctx, "first start")
-	return key, err
+	s.audit(ctx, "api_key.create", fmt.Sprintf("%q (%s…)", "first start", prefix(key)))
+	return key, nil
 }
 
 // CreateAPIKey creates a new API key and returns it; it is never shown again. The name
@@ -255,23 +277,54 @@ func (s *Service) Settings(ctx context.Context) (payhook.Settings, error) {
 	return c.settings, nil
 }
 
-// UpdateSettings applies a patch (SPEC §3). On a bad value nothing changes.
+// UpdateSettings applies a patch (SPEC §3). On a bad value nothing changes. Two
+// concurrent changes (the dashboard and the API, or two processes) are merged: each
+// patch applies to the settings as the other left them, never to a stale copy, so
+// neither is lost.
 func (s *Service) UpdateSettings(ctx context.Context, p payhook.SettingsPatch) (payhook.Settings, payhook.Rotations, error) {
-	s.dropConfig()
-	cur, err := s.Settings(ctx)
-	if err != nil {
-		return payhook.Settings{}, payhook.Rotations{}, err
+	return s.updateSettings(ctx, p, 0)
+}
+
+// UpdateSettingsFrom applies a patch made from the settings at revision rev (a form
+// shown earlier): ECONFLICT when they changed since, so that a form does not silently
+// undo a change it never showed. rev 0 merges like UpdateSettings.
+func (s *Service) UpdateSettingsFrom(ctx context.Context, p payhook.SettingsPatch, rev int64) (payhook.Settings, payhook.Rotations, error) {
+	return s.updateSettings(ctx, p, rev)
+}
+
+func (s *Service) updateSettings(ctx context.Context, p payhook.SettingsPatch, rev int64) (payhook.Settings, payhook.Rotations, error) {
+	defer s.dropConfig()
+	for try := 0; ; try++ {
+		cur, ok, err := s.store.Settings(ctx)
+		if err != nil {
+			return payhook.Settings{}, payhook.Rotations{}, err
+		}
+		if !ok {
+			return payhook.Settings{}, payhook.Rotations{}, fmt.Errorf("settings missing: the service was not bootstrapped")
+		}
+		if rev != 0 && cur.Revision != rev {
+			return payhook.Settings{}, payhook.Rotations{}, payhook.Errorf(payhook.ECONFLICT,
+				"The webhook settings were changed by someone else since this page was loaded: reload it and apply your change again.")
+		}
+		next, rot, err := cur.Apply(p, signature.NewStandardWebhooksSecret)
+		if err != nil {
+			return payhook.Settings{}, payhook.Rotations{}, err
+		}
+		next.Revision = cur.Revision
+		err = s.store.SaveSettings(ctx, &next)
+		if payhook.ErrorCode(err) == payhook.ECONFLICT && rev == 0 && try < 200 {
+			// Changed meanwhile: apply the patch again to what is there now, after a short
+			// random wait so that concurrent changes do not keep colliding.
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(try, 5))))
+			continue
+		}
+		if err != nil {
+			return payhook.Settings{}, payhook.Rotations{}, err
+		}
+		s.dropConfig()
+		s.audit(ctx, "webhook.config.update", settingsDiff(cur, next, rot))
+		return next, rot, nil
 	}
-	next, rot, err := cur.Apply(p, signature.NewStandardWebhooksSecret)
-	if err != nil {
-		return payhook.Settings{}, payhook.Rotations{}, err
-	}
-	if err := s.store.SaveSettings(ctx, next); err != nil {
-		return payhook.Settings{}, payhook.Rotations{}, err
-	}
-	s.dropConfig()
-	s.audit(ctx, "webhook.config.update", settingsDiff(cur, next, rot))
-	return next, rot, nil
 }
 
 // PluginSettings returns a plugin's webhook settings (zero settings when it has none).
@@ -319,5 +372,16 @@ func (s *Service) DeletePluginSettings(ctx context.Context, p payhook.Plugin) er
 	return nil
 }
 
-// Ping checks the database.
+// Ping checks that the database answers a read.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// Ready checks that the database takes a write (readiness).
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return err
+	}
+	return s.store.PingWrite(ctx)
+}
+
+// Owner names this process in claims and roles.
+func (s *Service) Owner() string { return s.owner }

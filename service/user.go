@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -87,56 +86,39 @@ func (s *Service) EnsureUser(ctx context.Context, email, password string) (bool,
 	return err == nil, err
 }
 
-// signInThrottle counts recent failed sign-ins by email and by client address.
-type signInThrottle struct {
-	mu       sync.Mutex
-	failures map[string][]time.Time
-}
-
 // throttleKeys are the counters of one sign-in attempt: the email from this address, and
 // the address.
 func throttleKeys(email, addr string) (pair, address string) {
 	return "pair:" + email + "|" + addr, "addr:" + addr
 }
 
-func (t *signInThrottle) blocked(now time.Time, email, addr string) bool {
+// The sign-in throttle is kept in the store, so that every process sharing the database
+// counts the same failures (a guesser cannot spread tries over processes).
+func (s *Service) signInBlocked(ctx context.Context, now time.Time, email, addr string) (bool, error) {
 	pair, address := throttleKeys(email, addr)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.recent(now, pair)) >= MaxFailedSignIns || len(t.recent(now, address)) >= MaxFailedSignInsPerAddress
+	since := now.Add(-SignInWindow)
+	p, err := s.store.SignInFailures(ctx, pair, since)
+	if err != nil {
+		return false, err
+	}
+	if len(p) >= MaxFailedSignIns {
+		return true, nil
+	}
+	a, err := s.store.SignInFailures(ctx, address, since)
+	return len(a) >= MaxFailedSignInsPerAddress, err
 }
 
-func (t *signInThrottle) succeed(email, addr string) {
+func (s *Service) signInFailed(ctx context.Context, now time.Time, email, addr string) {
+	pair, address := throttleKeys(email, addr)
+	if err := s.store.AddSignInFailure(ctx, []string{pair, address}, now.UTC()); err != nil {
+		s.log.Error("record sign-in failure", "err", err)
+	}
+}
+
+func (s *Service) signInSucceeded(ctx context.Context, now time.Time, email, addr string) {
 	pair, _ := throttleKeys(email, addr)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.failures, pair)
-}
-
-func (t *signInThrottle) recent(now time.Time, k string) []time.Time {
-	list := t.failures[k]
-	i := 0
-	for i < len(list) && now.Sub(list[i]) > SignInWindow {
-		i++
-	}
-	list = list[i:]
-	if len(list) == 0 {
-		delete(t.failures, k)
-	} else {
-		t.failures[k] = list
-	}
-	return list
-}
-
-func (t *signInThrottle) fail(now time.Time, email, addr string) {
-	pair, address := throttleKeys(email, addr)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.failures == nil {
-		t.failures = map[string][]time.Time{}
-	}
-	for _, k := range []string{pair, address} {
-		t.failures[k] = append(t.recent(now, k), now)
+	if err := s.store.ClearSignInFailures(ctx, []string{pair}, now.Add(-SignInWindow).UTC()); err != nil {
+		s.log.Error("clear sign-in failures", "err", err)
 	}
 }
 
@@ -146,17 +128,19 @@ func (t *signInThrottle) fail(now time.Time, email, addr string) {
 func (s *Service) SignIn(ctx context.Context, email, password, clientAddr string) (string, *payhook.Session, *payhook.User, error) {
 	now := s.clock.Now()
 	email = strings.TrimSpace(strings.ToLower(email))
-	if s.throttle.blocked(now, email, clientAddr) {
+	if blocked, err := s.signInBlocked(ctx, now, email, clientAddr); err != nil {
+		return "", nil, nil, err
+	} else if blocked {
 		return "", nil, nil, payhook.Errorf(payhook.ETOOMANY, "Too many failed sign-ins. Try again in %d minutes.", int(SignInWindow.Minutes()))
 	}
 	u, err := s.authenticate(ctx, email, password)
 	if err != nil {
 		if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
-			s.throttle.fail(now, email, clientAddr)
+			s.signInFailed(ctx, now, email, clientAddr)
 		}
 		return "", nil, nil, err
 	}
-	s.throttle.succeed(email, clientAddr)
+	s.signInSucceeded(ctx, now, email, clientAddr)
 	token := randomToken()
 	ss := &payhook.Session{TokenHash: hashKey(token), UserID: u.ID, CSRFToken: randomToken(), CreatedAt: now.UTC(), ExpiresAt: now.Add(SessionLifetime).UTC()}
 	if err := s.store.CreateSession(ctx, ss); err != nil {
@@ -190,7 +174,9 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*pa
 func (s *Service) AuthenticateBasic(ctx context.Context, email, password, clientAddr string) (*payhook.User, error) {
 	now := s.clock.Now()
 	email = strings.TrimSpace(strings.ToLower(email))
-	if s.throttle.blocked(now, email, clientAddr) {
+	if blocked, err := s.signInBlocked(ctx, now, email, clientAddr); err != nil {
+		return nil, err
+	} else if blocked {
 		return nil, payhook.Errorf(payhook.ETOOMANY, "Too many failed sign-ins. Try again later.")
 	}
 	// bcrypt is slow on purpose; an API client sending the same credentials on every
@@ -205,9 +191,9 @@ func (s *Service) AuthenticateBasic(ctx context.Context, email, password, client
 	u, err := s.authenticate(ctx, email, password)
 	switch {
 	case payhook.ErrorCode(err) == payhook.EUNAUTHORIZED:
-		s.throttle.fail(now, email, clientAddr)
+		s.signInFailed(ctx, now, email, clientAddr)
 	case err == nil:
-		s.throttle.succeed(email, clientAddr)
+		s.signInSucceeded(ctx, now, email, clientAddr)
 		s.mu.Lock()
 		if s.basic == nil || len(s.basic) > 10000 {
 			s.basic = map[string]basicAuthEntry{}

@@ -160,8 +160,11 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, a payhook.Attempt,
 		var number int
 		if err := w.queryRow(`UPDATE notifications SET status = ?, round_attempts = round_attempts + 1,
 			attempt_count = attempt_count + 1, next_attempt_at = ?, lease_owner = ?, lease_until = ?, updated_at = ?
-			WHERE id = ? RETURNING attempt_count`,
-			string(status), micros(next), owner, until, now, id).Scan(&number); err != nil {
+			WHERE id = ? AND status = 'pending' AND lease_owner = ? RETURNING attempt_count`,
+			string(status), micros(next), owner, until, now, id, lease.Owner).Scan(&number); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return payhook.ErrLeaseLost
+			}
 			return fmt.Errorf("update notification %s: %w", id, err)
 		}
 		_, err := w.exec(`INSERT INTO attempts (notification_id, number, started_at, duration_us, status_code, error, response_excerpt)
@@ -198,12 +201,43 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease payhook.Lease
 	return out, err
 }
 
-// ReleaseLease gives back a pending notification.
-func (s *Store) ReleaseLease(ctx context.Context, id string) error {
+// ReleaseLease gives back a pending notification owner holds.
+func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
 	return s.do(ctx, func(w *writer) error {
-		_, err := w.exec(`UPDATE notifications SET lease_owner = '', lease_until = 0 WHERE id = ? AND status = 'pending'`, id)
+		_, err := w.exec(`UPDATE notifications SET lease_owner = '', lease_until = 0 WHERE id = ? AND status = 'pending' AND lease_owner = ?`, id, owner)
 		return err
 	})
+}
+
+// RenewLeases extends the leases owner holds.
+func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	var n int
+	err := s.do(ctx, func(w *writer) error {
+		res, err := w.exec(`UPDATE notifications SET lease_until = ? WHERE status = 'pending' AND lease_owner = ?`, micros(until), owner)
+		if err != nil {
+			return fmt.Errorf("renew leases: %w", err)
+		}
+		c, _ := res.RowsAffected()
+		n = int(c)
+		return nil
+	})
+	return n, err
+}
+
+// DeliveryStats counts the pending notifications and the leases held.
+func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (payhook.DeliveryStats, error) {
+	var st payhook.DeliveryStats
+	var oldest sql.NullInt64
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END),
+		COALESCE(SUM(CASE WHEN lease_until >= ? THEN 1 ELSE 0 END), 0) FROM notifications WHERE status = 'pending'`,
+		micros(now), micros(now)).Scan(&st.Pending, &oldest, &st.LeasesHeld)
+	if err != nil {
+		return st, fmt.Errorf("delivery stats: %w", err)
+	}
+	if oldest.Valid {
+		st.OldestDue = fromMicros(oldest.Int64)
+	}
+	return st, nil
 }
 
 // Resend makes a finished notification pending again.

@@ -13,7 +13,8 @@ import (
 // Settings returns the saved global settings.
 func (s *Store) Settings(ctx context.Context) (payhook.Settings, bool, error) {
 	var doc string
-	err := s.read.QueryRowContext(ctx, `SELECT doc FROM settings WHERE id = 1`).Scan(&doc)
+	var rev int64
+	err := s.read.QueryRowContext(ctx, `SELECT doc, revision FROM settings WHERE id = 1`).Scan(&doc, &rev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return payhook.Settings{}, false, nil
 	}
@@ -24,18 +25,32 @@ func (s *Store) Settings(ctx context.Context) (payhook.Settings, bool, error) {
 	if err := json.Unmarshal([]byte(doc), &st); err != nil {
 		return payhook.Settings{}, false, fmt.Errorf("decode settings: %w", err)
 	}
+	st.Revision = rev
 	return st, true, nil
 }
 
-// SaveSettings replaces the global settings.
-func (s *Store) SaveSettings(ctx context.Context, st payhook.Settings) error {
+// SaveSettings stores the global settings made from revision st.Revision.
+func (s *Store) SaveSettings(ctx context.Context, st *payhook.Settings) error {
 	doc, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
 	return s.do(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO settings (id, doc) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, string(doc))
-		return err
+		var res sql.Result
+		var err error
+		if st.Revision == 0 {
+			res, err = w.exec(`INSERT INTO settings (id, doc, revision) VALUES (1, ?, 1) ON CONFLICT (id) DO NOTHING`, string(doc))
+		} else {
+			res, err = w.exec(`UPDATE settings SET doc = ?, revision = revision + 1 WHERE id = 1 AND revision = ?`, string(doc), st.Revision)
+		}
+		if err != nil {
+			return fmt.Errorf("save settings: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return payhook.Errorf(payhook.ECONFLICT, "The settings were changed meanwhile (by another user or process): reload them and apply your change again.")
+		}
+		st.Revision++
+		return nil
 	})
 }
 

@@ -7,8 +7,10 @@
 // operation does not fail the others, commits once, then releases the callers. Readers use
 // their own pool of connections beside the writer, as WAL allows.
 //
-// One SQLite file belongs to one payhook process at a time: Open clears the delivery
-// leases of a previous process, which is how a restart resumes what a crash interrupted.
+// One SQLite file belongs to one payhook process at a time: Open takes an exclusive lock
+// on it (a second process gets a clear error), then clears the delivery leases of the
+// previous process and makes its claims stale, which is how a restart resumes at once
+// what a crash interrupted. Several processes share a PostgreSQL database instead.
 package sqlite
 
 import (
@@ -21,7 +23,10 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
+	sqlitedriver "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/payhook/payhook"
 )
 
 // maxBatch bounds the operations of one commit.
@@ -30,6 +35,7 @@ const maxBatch = 256
 // Store is the SQLite implementation of payhook.Store.
 type Store struct {
 	path   string
+	lock   *fileLock
 	read   *sql.DB
 	write  *sql.DB
 	conn   *sql.Conn
@@ -107,27 +113,41 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s := &Store{path: path, stmts: map[string]*sql.Stmt{}, ops: make(chan *op, 4096),
 		closed: make(chan struct{}), done: make(chan struct{})}
 	var err error
+	if s.lock, err = lockFile(path); err != nil {
+		return nil, err
+	}
 	if s.write, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		s.lock.release()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.write.SetMaxOpenConns(1)
 	if s.conn, err = s.write.Conn(ctx); err != nil {
 		s.write.Close()
+		s.lock.release()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := migrate(ctx, s.conn); err != nil {
 		s.conn.Close()
 		s.write.Close()
+		s.lock.release()
 		return nil, err
 	}
 	if _, err := s.conn.ExecContext(ctx, `UPDATE notifications SET lease_owner = '', lease_until = 0 WHERE status = 'pending'`); err != nil {
 		s.conn.Close()
 		s.write.Close()
+		s.lock.release()
 		return nil, fmt.Errorf("release leases: %w", err)
+	}
+	if _, err := s.conn.ExecContext(ctx, `UPDATE claims SET until = 0`); err != nil {
+		s.conn.Close()
+		s.write.Close()
+		s.lock.release()
+		return nil, fmt.Errorf("release claims: %w", err)
 	}
 	if s.read, err = sql.Open("sqlite", dsn(path, true)); err != nil {
 		s.conn.Close()
 		s.write.Close()
+		s.lock.release()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.read.SetMaxOpenConns(8)
@@ -175,15 +195,37 @@ func (s *Store) do(ctx context.Context, fn func(w *writer) error) error {
 	// exit (done) says so. A result is always sent before done is closed.
 	select {
 	case err := <-o.done:
-		return err
+		return unavailable(err)
 	case <-s.done:
 		select {
 		case err := <-o.done:
-			return err
+			return unavailable(err)
 		default:
 			return errors.New("sqlite: store closed")
 		}
 	}
+}
+
+// unavailable marks the errors that mean "the database cannot take writes now" (a full
+// disk, a read-only file, an I/O error, a lock held too long) as EUNAVAILABLE, so that
+// callers answer 503 and say so; the writer keeps going and recovers when they clear.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlitedriver.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL:
+		return &payhook.Error{Code: payhook.EUNAVAILABLE, Message: "The database is full (no space left for writes): nothing was stored. Free disk space; payhook recovers by itself."}
+	case sqlite3.SQLITE_READONLY:
+		return &payhook.Error{Code: payhook.EUNAVAILABLE, Message: "The database is read-only: nothing was stored. Make it writable; payhook recovers by itself."}
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+		return &payhook.Error{Code: payhook.EUNAVAILABLE, Message: "The database cannot take writes now (" + sqlitedriver.ErrorCodeString[se.Code()] + "): nothing was stored. Retry later."}
+	}
+	return err
 }
 
 func (s *Store) loop() {
@@ -262,6 +304,10 @@ func (s *Store) runBatch(ctx context.Context, batch []*op, errs *[]error) error 
 	return nil
 }
 
+// DB returns the read-only connection pool, for inspection (tests and tools); writes go
+// through the store's methods only.
+func (s *Store) DB() *sql.DB { return s.read }
+
 // Ping checks that the database answers a read.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
@@ -280,7 +326,27 @@ func (s *Store) Close() error {
 	if rerr := s.read.Close(); err == nil {
 		err = rerr
 	}
+	s.lock.release()
 	return err
+}
+
+// LimitSize caps the database at about maxBytes (SQLite's max_page_count): writes that
+// would grow it further fail as on a full disk (503, nothing stored) until the cap is
+// raised again. Operators can keep payhook from filling a shared disk; tests use it to
+// rehearse a full disk. 0 lifts the cap.
+func (s *Store) LimitSize(ctx context.Context, maxBytes int64) error {
+	return s.do(ctx, func(w *writer) error {
+		var pageSize int64
+		if err := s.conn.QueryRowContext(w.ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+			return err
+		}
+		pages := int64(4294967294)
+		if maxBytes > 0 {
+			pages = max(1, maxBytes/pageSize)
+		}
+		var got int64
+		return s.conn.QueryRowContext(w.ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)).Scan(&got)
+	})
 }
 
 // micros converts a time to stored Unix microseconds (0 for the zero time).

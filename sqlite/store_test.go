@@ -71,7 +71,7 @@ func stored(t *testing.T, s *sqlite.Store, lease payhook.Lease, notes ...func(*p
 		ns = append(ns, mk(txn))
 	}
 	txn.State = payhook.StatePaid
-	require.NoError(t, s.UpdateTransaction(ctx, txn, []payhook.State{payhook.StateCreated}, ns, lease))
+	require.NoError(t, s.ApplyChange(ctx, payhook.Change{Transaction: txn, From: []payhook.State{payhook.StateCreated}, Notifications: ns, Lease: lease}))
 	return txn, ns
 }
 
@@ -116,7 +116,7 @@ func TestStore_UpdateTransactionIsConditional(t *testing.T) {
 	paid := *txn
 	paid.State, paid.UpdatedAt = payhook.StatePaid, base.Add(time.Minute)
 	n1 := newNote(txn, "https://merchant.example/a")
-	err := s.UpdateTransaction(ctx, &paid, []payhook.State{payhook.StatePending, payhook.StateAttempted}, []*payhook.Notification{n1}, payhook.Lease{})
+	err := s.ApplyChange(ctx, payhook.Change{Transaction: &paid, From: []payhook.State{payhook.StatePending, payhook.StateAttempted}, Notifications: []*payhook.Notification{n1}, Lease: payhook.Lease{}})
 	require.Equal(t, payhook.ECONFLICT, payhook.ErrorCode(err), "%v", err)
 	_, err = s.Notification(ctx, n1.ID)
 	require.Equal(t, payhook.ENOTFOUND, payhook.ErrorCode(err))
@@ -125,7 +125,7 @@ func TestStore_UpdateTransactionIsConditional(t *testing.T) {
 	require.Equal(t, payhook.StateCreated, got.State)
 
 	// Right from-state: both are stored.
-	require.NoError(t, s.UpdateTransaction(ctx, &paid, []payhook.State{payhook.StateCreated, payhook.StatePending}, []*payhook.Notification{n1}, payhook.Lease{}))
+	require.NoError(t, s.ApplyChange(ctx, payhook.Change{Transaction: &paid, From: []payhook.State{payhook.StateCreated, payhook.StatePending}, Notifications: []*payhook.Notification{n1}, Lease: payhook.Lease{}}))
 	got, err = s.Transaction(ctx, txn.SessionID)
 	require.NoError(t, err)
 	require.Equal(t, payhook.StatePaid, got.State)
@@ -138,7 +138,7 @@ func TestStore_UpdateTransactionIsConditional(t *testing.T) {
 
 	// The same change again: the state moved on, so it conflicts.
 	n2 := newNote(txn, "https://merchant.example/b")
-	err = s.UpdateTransaction(ctx, &paid, []payhook.State{payhook.StateCreated}, []*payhook.Notification{n2}, payhook.Lease{})
+	err = s.ApplyChange(ctx, payhook.Change{Transaction: &paid, From: []payhook.State{payhook.StateCreated}, Notifications: []*payhook.Notification{n2}, Lease: payhook.Lease{}})
 	require.Equal(t, payhook.ECONFLICT, payhook.ErrorCode(err))
 	_, err = s.Notification(ctx, n2.ID)
 	require.Equal(t, payhook.ENOTFOUND, payhook.ErrorCode(err))
@@ -148,7 +148,7 @@ func TestStore_UpdateTransactionIsConditional(t *testing.T) {
 	refunded.State = payhook.StateRefunded
 	n3 := newNote(txn, "https://merchant.example/c")
 	n3.ID = n1.ID
-	require.Error(t, s.UpdateTransaction(ctx, &refunded, []payhook.State{payhook.StatePaid}, []*payhook.Notification{newNote(txn, "https://x.example/"), n3}, payhook.Lease{}))
+	require.Error(t, s.ApplyChange(ctx, payhook.Change{Transaction: &refunded, From: []payhook.State{payhook.StatePaid}, Notifications: []*payhook.Notification{newNote(txn, "https://x.example/"), n3}, Lease: payhook.Lease{}}))
 	got, err = s.Transaction(ctx, txn.SessionID)
 	require.NoError(t, err)
 	require.Equal(t, payhook.StatePaid, got.State, "never the state without its notifications")
@@ -158,7 +158,7 @@ func TestStore_UpdateTransactionIsConditional(t *testing.T) {
 
 	// An unknown transaction is a conflict too (nothing to update).
 	ghost := newTxn()
-	err = s.UpdateTransaction(ctx, ghost, []payhook.State{payhook.StateCreated}, []*payhook.Notification{newNote(ghost, "https://merchant.example/")}, payhook.Lease{})
+	err = s.ApplyChange(ctx, payhook.Change{Transaction: ghost, From: []payhook.State{payhook.StateCreated}, Notifications: []*payhook.Notification{newNote(ghost, "https://merchant.example/")}, Lease: payhook.Lease{}})
 	require.Equal(t, payhook.ECONFLICT, payhook.ErrorCode(err))
 }
 
@@ -182,7 +182,7 @@ func TestStore_UpdateTransactionRace(t *testing.T) {
 			mine.State = payhook.StatePaid
 			note := newNote(txn, fmt.Sprintf("https://merchant.example/%d", i))
 			<-start
-			err := s.UpdateTransaction(ctx, &mine, []payhook.State{payhook.StateCreated}, []*payhook.Notification{note}, payhook.Lease{})
+			err := s.ApplyChange(ctx, payhook.Change{Transaction: &mine, From: []payhook.State{payhook.StateCreated}, Notifications: []*payhook.Notification{note}, Lease: payhook.Lease{}})
 			switch payhook.ErrorCode(err) {
 			case "":
 				wins.Add(1)
@@ -242,7 +242,9 @@ func TestStore_RecordAttempt(t *testing.T) {
 	require.Empty(t, claimed)
 
 	a2 := payhook.Attempt{StartedAt: base.Add(2 * time.Second), Duration: 1500 * time.Microsecond, StatusCode: 500, ResponseExcerpt: "oops"}
-	require.NoError(t, s.RecordAttempt(ctx, id, a2, payhook.StatusFailed, time.Time{}, payhook.Lease{}))
+	require.ErrorIs(t, s.RecordAttempt(ctx, id, a2, payhook.StatusFailed, time.Time{}, payhook.Lease{Owner: "w2"}), payhook.ErrLeaseLost,
+		"only the lease's owner records an attempt (fencing)")
+	require.NoError(t, s.RecordAttempt(ctx, id, a2, payhook.StatusFailed, time.Time{}, lease))
 	n, err = s.Notification(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, payhook.StatusFailed, n.Status)
@@ -255,7 +257,7 @@ func TestStore_RecordAttempt(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	a3 := payhook.Attempt{StartedAt: base.Add(time.Minute), Duration: time.Millisecond, StatusCode: 200, ResponseExcerpt: "ok"}
-	require.NoError(t, s.RecordAttempt(ctx, id, a3, payhook.StatusDelivered, time.Time{}, payhook.Lease{}))
+	require.NoError(t, s.RecordAttempt(ctx, id, a3, payhook.StatusDelivered, time.Time{}, lease))
 	n, err = s.Notification(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, payhook.StatusDelivered, n.Status)
@@ -301,7 +303,7 @@ func TestStore_ClaimDue(t *testing.T) {
 	require.Empty(t, claimed)
 
 	// Released, it is due again.
-	require.NoError(t, s.ReleaseLease(ctx, due[0].ID))
+	require.NoError(t, s.ReleaseLease(ctx, due[0].ID, mine.Owner))
 	claimed, err = s.ClaimDue(ctx, now, mine, 10)
 	require.NoError(t, err)
 	require.Equal(t, []string{due[0].ID}, ids(claimed))
@@ -366,7 +368,7 @@ func TestStore_Resend(t *testing.T) {
 	require.False(t, ok)
 
 	// Delivered: re-sendable too.
-	require.NoError(t, s.RecordAttempt(ctx, id, payhook.Attempt{StartedAt: base.Add(time.Minute), StatusCode: 200}, payhook.StatusDelivered, time.Time{}, payhook.Lease{}))
+	require.NoError(t, s.RecordAttempt(ctx, id, payhook.Attempt{StartedAt: base.Add(time.Minute), StatusCode: 200}, payhook.StatusDelivered, time.Time{}, lease))
 	_, ok, err = s.Resend(ctx, id, base.Add(2*time.Minute), lease)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -479,7 +481,7 @@ func TestStore_GroupCommitUnderConcurrency(t *testing.T) {
 			}
 			paid := *txns[i]
 			paid.State = payhook.StatePaid
-			errs[i] = s.UpdateTransaction(ctx, &paid, []payhook.State{payhook.StateCreated}, []*payhook.Notification{notes[i]}, payhook.Lease{})
+			errs[i] = s.ApplyChange(ctx, payhook.Change{Transaction: &paid, From: []payhook.State{payhook.StateCreated}, Notifications: []*payhook.Notification{notes[i]}, Lease: payhook.Lease{}})
 		}()
 	}
 	close(start)
@@ -567,7 +569,7 @@ func TestStore_FailingUpdateInABatchLeavesNoHalf(t *testing.T) {
 			paid := *txns[i]
 			paid.State = payhook.StatePaid
 			<-start
-			errs[i] = s.UpdateTransaction(ctx, &paid, []payhook.State{payhook.StateCreated}, []*payhook.Notification{notes[i]}, payhook.Lease{})
+			errs[i] = s.ApplyChange(ctx, payhook.Change{Transaction: &paid, From: []payhook.State{payhook.StateCreated}, Notifications: []*payhook.Notification{notes[i]}, Lease: payhook.Lease{}})
 		}()
 	}
 	close(start)
@@ -697,7 +699,7 @@ func TestStore_SettingsAndPlugins(t *testing.T) {
 	require.False(t, ok)
 	st := payhook.DefaultSettings("pu9MpX3yPR")
 	st.Enabled, st.Timeout, st.Emails = true, 0.5, []string{"ops@merchant.example"}
-	require.NoError(t, s.SaveSettings(ctx, st))
+	require.NoError(t, s.SaveSettings(ctx, &st))
 	got, ok, err := s.Settings(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)

@@ -29,8 +29,34 @@ func (s *Store) CreateTransaction(ctx context.Context, t *payhook.Transaction) e
 	})
 }
 
-// Transaction returns a transaction by session id.
+// Transaction returns a transaction by session id, with its children.
 func (s *Store) Transaction(ctx context.Context, sessionID string) (*payhook.Transaction, error) {
+	t, err := s.TransactionHead(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT doc FROM children WHERE parent_session_id = ? ORDER BY seq`, sessionID)
+	if err != nil {
+		return nil, fmt.Errorf("load children: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		var c payhook.Child
+		if err := json.Unmarshal(doc, &c); err != nil {
+			return nil, fmt.Errorf("decode child: %w", err)
+		}
+		t.Children = append(t.Children, c)
+	}
+	return t, rows.Err()
+}
+
+// TransactionHead returns a transaction without its children. (Children kept inside the
+// document by payhook before children became rows come with it.)
+func (s *Store) TransactionHead(ctx context.Context, sessionID string) (*payhook.Transaction, error) {
 	var doc []byte
 	err := s.read.QueryRowContext(ctx, `SELECT doc FROM transactions WHERE session_id = ?`, sessionID).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -46,17 +72,18 @@ func (s *Store) Transaction(ctx context.Context, sessionID string) (*payhook.Tra
 	return &t, nil
 }
 
-// UpdateTransaction saves t when its stored state is one of from, with its notifications.
-func (s *Store) UpdateTransaction(ctx context.Context, t *payhook.Transaction, from []payhook.State, notes []*payhook.Notification, lease payhook.Lease) error {
-	return s.ApplyChange(ctx, payhook.Change{Transaction: t, From: from, Notifications: notes, Lease: lease})
-}
-
 // ApplyChange stores a change atomically.
 func (s *Store) ApplyChange(ctx context.Context, ch payhook.Change) error {
 	t := ch.Transaction
-	doc, err := json.Marshal(t)
+	doc, err := marshalTransaction(t)
 	if err != nil {
 		return err
+	}
+	var childDoc []byte
+	if ch.Child != nil {
+		if childDoc, err = json.Marshal(ch.Child); err != nil {
+			return err
+		}
 	}
 	in := placeholders(len(ch.From))
 	var query string
@@ -65,7 +92,7 @@ func (s *Store) ApplyChange(ctx context.Context, ch payhook.Change) error {
 		query = `DELETE FROM transactions WHERE session_id = ? AND state IN (` + in + `)`
 		args = []any{t.SessionID}
 	} else {
-		query = `UPDATE transactions SET state = ?, updated_at = ?, expires_at = ?, doc = ? WHERE session_id = ? AND state IN (` + in + `)`
+		query = `UPDATE transactions SET state = ?, updated_at = ?, expires_at = ?, doc = ?, claim_id = '' WHERE session_id = ? AND state IN (` + in + `)`
 		args = []any{string(t.State), micros(t.UpdatedAt), micros(t.ExpiresAt), doc, t.SessionID}
 	}
 	for _, st := range ch.From {
@@ -75,27 +102,70 @@ func (s *Store) ApplyChange(ctx context.Context, ch payhook.Change) error {
 		query += ` AND updated_at = ?`
 		args = append(args, micros(ch.Unchanged))
 	}
+	query += ` AND claim_id = ?`
+	args = append(args, ch.Claim)
 	return s.do(ctx, func(w *writer) error {
+		if ch.Claim != "" {
+			if _, err := deleteClaim(w, ch.Claim, ch.ClaimOwner); err != nil {
+				return err
+			}
+		}
 		res, err := w.exec(query, args...)
 		if err != nil {
 			return fmt.Errorf("update transaction: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			var claim string
+			if err := w.queryRow(`SELECT claim_id FROM transactions WHERE session_id = ?`, t.SessionID).Scan(&claim); err == nil && claim != "" && ch.Claim == "" {
+				return payhook.ErrClaimed
+			}
 			return payhook.Errorf(payhook.ECONFLICT, "transaction %s is no longer in a state that allows this", t.SessionID)
 		}
-		if tr := ch.Tracking; tr != nil {
-			res, err := w.exec(`INSERT INTO operation_tracking (tracking_key, request_hash, session_id, status_code, answer, created_at)
-				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tracking_key) DO NOTHING`,
-				tr.Key, tr.RequestHash, tr.SessionID, tr.StatusCode, tr.Answer, micros(tr.CreatedAt))
-			if err != nil {
-				return fmt.Errorf("insert tracking key: %w", err)
+		if ch.Child != nil {
+			if _, err := w.exec(`INSERT INTO children (session_id, parent_session_id, seq, doc)
+				VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM children WHERE parent_session_id = ?), ?)`,
+				ch.Child.SessionID, t.SessionID, t.SessionID, childDoc); err != nil {
+				return fmt.Errorf("insert child: %w", err)
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				return payhook.ErrTrackingKeyUsed
+		}
+		if tr := ch.Tracking; tr != nil {
+			if err := storeTrackingAnswer(w, tr, ch.Claim); err != nil {
+				return err
 			}
 		}
 		return insertNotifications(w, ch.Notifications, ch.Lease)
 	})
+}
+
+// storeTrackingAnswer records a Tracking-Key's answer: completing the row recorded in
+// progress with claim, or inserting it (ErrTrackingKeyUsed when the key is taken).
+func storeTrackingAnswer(w *writer, tr *payhook.Tracking, claim string) error {
+	if claim != "" {
+		res, err := w.exec(`UPDATE operation_tracking SET done = 1, claim_id = '', status_code = ?, answer = ?
+			WHERE tracking_key = ? AND claim_id = ? AND done = 0`, tr.StatusCode, tr.Answer, tr.Key, claim)
+		if err != nil {
+			return fmt.Errorf("complete tracking key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+	}
+	res, err := w.exec(`INSERT INTO operation_tracking (tracking_key, request_hash, session_id, status_code, answer, created_at, claim_id, done)
+		VALUES (?, ?, ?, ?, ?, ?, '', 1) ON CONFLICT (tracking_key) DO NOTHING`,
+		tr.Key, tr.RequestHash, tr.SessionID, tr.StatusCode, tr.Answer, micros(tr.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert tracking key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return payhook.ErrTrackingKeyUsed
+	}
+	return nil
+}
+
+// marshalTransaction encodes a transaction's document. Children added since they became
+// rows are not in it: t.Children holds only what an older document already had.
+func marshalTransaction(t *payhook.Transaction) ([]byte, error) {
+	return json.Marshal(t)
 }
 
 func (s *Store) transactions(ctx context.Context, query string, args ...any) ([]*payhook.Transaction, error) {
@@ -134,8 +204,8 @@ func (s *Store) ExpiredTransactions(ctx context.Context, now time.Time, limit in
 func (s *Store) Tracking(ctx context.Context, key string) (*payhook.Tracking, error) {
 	var tr payhook.Tracking
 	var created int64
-	err := s.read.QueryRowContext(ctx, `SELECT tracking_key, request_hash, session_id, status_code, answer, created_at
-		FROM operation_tracking WHERE tracking_key = ?`, key).Scan(&tr.Key, &tr.RequestHash, &tr.SessionID, &tr.StatusCode, &tr.Answer, &created)
+	err := s.read.QueryRowContext(ctx, `SELECT tracking_key, request_hash, session_id, status_code, answer, created_at, claim_id, done
+		FROM operation_tracking WHERE tracking_key = ?`, key).Scan(&tr.Key, &tr.RequestHash, &tr.SessionID, &tr.StatusCode, &tr.Answer, &created, &tr.ClaimID, &tr.Done)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, payhook.Errorf(payhook.ENOTFOUND, "no operation with Tracking-Key %q", key)
 	}

@@ -164,6 +164,9 @@ func (s *Server) dashError(w http.ResponseWriter, r *http.Request, err error, d 
 		code, msg = http.StatusBadRequest, payhook.ErrorMessage(err)
 	case payhook.ETOOMANY:
 		code, msg = http.StatusTooManyRequests, payhook.ErrorMessage(err)
+	case payhook.EUNAVAILABLE:
+		code, msg = http.StatusServiceUnavailable, payhook.ErrorMessage(err)
+		s.log.Error("dashboard request failed: the database cannot take writes", "method", r.Method, "path", r.URL.Path, "err", err)
 	default:
 		s.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

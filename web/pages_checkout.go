@@ -207,6 +207,10 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "Payment not found. Check the link you were given.", http.StatusNotFound)
 	case payhook.ECONFLICT:
 		http.Error(w, payhook.ErrorMessage(err), http.StatusConflict)
+	case payhook.EUNAVAILABLE:
+		s.log.Error("page failed: the database cannot take writes", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "We cannot record payments right now. If your card was charged, the payment will be recorded as soon as we can; please try again in a few minutes.", http.StatusServiceUnavailable)
 	default:
 		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)

@@ -113,9 +113,16 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.route("GET", "/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.svc.Ping(r.Context()); err != nil {
+		// Ready means the database takes writes, not only reads: a full disk or a
+		// read-only database makes every payment fail, so the process is taken out of
+		// the load balancer's rotation until it clears.
+		if err := s.svc.Ready(r.Context()); err != nil {
 			s.log.Error("readiness: database", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+			detail := "The database does not answer."
+			if payhook.ErrorCode(err) == payhook.EUNAVAILABLE {
+				detail = payhook.ErrorMessage(err)
+			}
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable", "detail": detail})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -257,6 +264,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeDetail(w, http.StatusConflict, e.Message)
 	case payhook.ETOOMANY:
 		writeDetail(w, http.StatusTooManyRequests, e.Message)
+	case payhook.EUNAVAILABLE:
+		s.log.Error("request failed: the database cannot take writes", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeDetail(w, http.StatusServiceUnavailable, e.Message)
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeDetail(w, http.StatusInternalServerError, "Internal error.")

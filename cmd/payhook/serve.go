@@ -8,7 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -17,17 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/app"
 	"github.com/payhook/payhook/delivery"
-	"github.com/payhook/payhook/gateway"
-	"github.com/payhook/payhook/gateway/sandbox"
 	"github.com/payhook/payhook/mail"
 	"github.com/payhook/payhook/service"
-	"github.com/payhook/payhook/sqlite"
-	"github.com/payhook/payhook/web"
 )
 
 // options are the flags of serve and migrate, each with its PAYHOOK_* twin.
@@ -40,6 +34,8 @@ type options struct {
 	errorEmailGap  time.Duration    // flood control: one error email per URL per this long
 	allowPrivate   bool
 	perDestination int
+	leaseTTL       time.Duration // delivery leases (another process takes over after it)
+	claimTimeout   time.Duration // gateway call + commit bound; claims stale after twice it
 	logFormat      string
 	logLevel       string
 	cpuProfile     string
@@ -112,6 +108,16 @@ func parseOptions(name string, args []string, stderr io.Writer) (*options, error
 	fs.DurationVar(&o.errorEmailGap, "error-email-interval", gap, "at most one error email per webhook URL per this long; the failures in between are summed up (PAYHOOK_ERROR_EMAIL_INTERVAL)")
 	fs.BoolVar(&o.allowPrivate, "allow-private-urls", allow, "let webhook URLs reach loopback and private addresses (PAYHOOK_ALLOW_PRIVATE_URLS)")
 	fs.IntVar(&o.perDestination, "per-destination", per, "concurrent background attempts to one webhook URL at most (PAYHOOK_PER_DESTINATION)")
+	lease, err := envDuration("PAYHOOK_LEASE_TTL", delivery.DefaultLeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	claim, err := envDuration("PAYHOOK_CLAIM_TIMEOUT", service.DefaultClaimTimeout)
+	if err != nil {
+		return nil, err
+	}
+	fs.DurationVar(&o.leaseTTL, "lease-ttl", lease, "how long a delivery lease holds without renewal; after a process dies, others take its notifications over after this (PAYHOOK_LEASE_TTL)")
+	fs.DurationVar(&o.claimTimeout, "claim-timeout", claim, "bound of a gateway call and the commit after it; a payment or refund cut off is resolved from the gateway's record after twice this (PAYHOOK_CLAIM_TIMEOUT)")
 	fs.StringVar(&o.logFormat, "log-format", envString("PAYHOOK_LOG_FORMAT", "text"), "log format: text or json (PAYHOOK_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", envString("PAYHOOK_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PAYHOOK_LOG_LEVEL)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
@@ -130,6 +136,12 @@ func parseOptions(name string, args []string, stderr io.Writer) (*options, error
 	}
 	if o.perDestination < 1 {
 		return nil, fmt.Errorf("--per-destination must be at least 1")
+	}
+	if o.leaseTTL < 300*time.Millisecond {
+		return nil, fmt.Errorf("--lease-ttl must be at least 300ms")
+	}
+	if o.claimTimeout < 100*time.Millisecond {
+		return nil, fmt.Errorf("--claim-timeout must be at least 100ms")
 	}
 	if o.errorEmailGap <= 0 {
 		return nil, fmt.Errorf("--error-email-interval must be more than 0")
@@ -156,23 +168,12 @@ func newLogger(o *options, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func openStore(ctx context.Context, database string) (*sqlite.Store, error) {
-	if strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://") {
-		return nil, errors.New("PostgreSQL is not supported by this build yet: use a SQLite file path")
-	}
-	return sqlite.Open(ctx, database)
-}
-
 func runMigrate(args []string, stdout, stderr io.Writer) int {
 	o, err := parseOptions("migrate", args, stderr)
 	if err != nil {
 		return usageExit(err, stderr)
 	}
-	if strings.HasPrefix(o.database, "postgres") {
-		fmt.Fprintln(stderr, "payhook migrate: PostgreSQL is not supported by this build yet")
-		return 1
-	}
-	n, err := sqlite.Migrate(context.Background(), o.database)
+	n, err := app.Migrate(context.Background(), o.database)
 	if err != nil {
 		fmt.Fprintf(stderr, "payhook migrate: %v\n", err)
 		return 1
@@ -215,120 +216,52 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// serve runs the service until ctx ends, then shuts down gracefully: no new requests,
-// requests in flight finish, attempts in flight finish (or are handed back), writes are
-// committed.
+// serve runs the service until ctx ends, then shuts down gracefully (app.Shutdown): no
+// new requests, requests in flight finish, attempts in flight finish (or are handed
+// back), writes are committed.
 func serve(ctx context.Context, o *options, log *slog.Logger, stdout io.Writer) error {
-	store, err := openStore(ctx, o.database)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s/%d/%s", host, os.Getpid(), payhook.NewSessionID()[:8])
-
-	var svc *service.Service
-	// Error emails (SPEC §8): the engine hands each failed notification to the mailer,
-	// which never makes it wait.
-	var mailer *mail.ErrorMailer
-	var onFinished func(*payhook.Notification, payhook.Status, payhook.Attempt)
-	if o.smtp != nil {
-		mailer, err = mail.New(mail.Config{SMTP: *o.smtp, BaseURL: o.baseURL, Interval: o.errorEmailGap, Logger: log,
-			Settings:     func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) },
-			Transaction:  func(ctx context.Context, id string) (*payhook.Transaction, error) { return svc.Transaction(ctx, id) },
-			Notification: func(ctx context.Context, id string) (*payhook.Notification, error) { return svc.Notification(ctx, id) },
-		})
-		if err != nil {
-			return err
-		}
-		onFinished = mailer.OnFinished
-		log.Info("error emails on", "smtp", o.smtp.String(), "from", mailer.From(), "interval", o.errorEmailGap)
-	} else {
-		log.Info("error emails off: no --smtp-url (PAYHOOK_SMTP_URL) is set; failed notifications show only in the delivery log")
-	}
-	engine := delivery.New(delivery.Config{
-		Store:          store,
-		Settings:       func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) },
-		Sender:         delivery.NewSender(o.allowPrivate, nil),
-		Owner:          owner,
-		PerDestination: o.perDestination,
-		OnFinished:     onFinished,
-		Logger:         log,
+	a, err := app.Open(ctx, app.Config{
+		Database: o.database, BaseURL: o.baseURL, SMTP: o.smtp, ErrorEmailInterval: o.errorEmailGap,
+		AllowPrivate: o.allowPrivate, PerDestination: o.perDestination,
+		APIKey: os.Getenv("PAYHOOK_API_KEY"), AdminEmail: os.Getenv("PAYHOOK_ADMIN_EMAIL"), AdminPassword: os.Getenv("PAYHOOK_ADMIN_PASSWORD"),
+		LeaseTTL: o.leaseTTL, ClaimTimeout: o.claimTimeout, Logger: log,
 	})
-	svc = service.New(service.Config{Store: store, Engine: engine,
-		Gateways: gateway.NewRegistry(sandbox.Defaults()...), Logger: log, BaseURL: o.baseURL})
-	newKey, err := svc.Bootstrap(ctx, os.Getenv("PAYHOOK_API_KEY"))
-	if err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	if email, password := os.Getenv("PAYHOOK_ADMIN_EMAIL"), os.Getenv("PAYHOOK_ADMIN_PASSWORD"); email != "" || password != "" {
-		created, err := svc.EnsureUser(ctx, email, password)
-		if err != nil {
-			return fmt.Errorf("PAYHOOK_ADMIN_EMAIL/PAYHOOK_ADMIN_PASSWORD: %w", err)
-		}
-		if created {
-			log.Info("created the dashboard user", "email", email)
-			if len(password) < service.MinPasswordLength {
-				log.Warn("PAYHOOK_ADMIN_PASSWORD is short: use at least 8 characters outside tests", "length", len(password))
-			}
-		}
-	}
-	if newKey != "" {
-		fmt.Fprintf(stdout, "payhook: created an API key (shown only this once; keep it):\n\n    %s\n\n", newKey)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(delivery.Collectors()...)
-	handler, err := web.New(web.Config{Service: svc, Logger: log, Metrics: reg})
 	if err != nil {
 		return err
+	}
+	if a.NewAPIKey != "" {
+		fmt.Fprintf(stdout, "payhook: created an API key (shown only this once; keep it):\n\n    %s\n\n", a.NewAPIKey)
 	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
+		a.Shutdown(context.Background())
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	engine.Start()
-	if mailer != nil {
-		mailer.Start()
-	}
-	expiryCtx, stopExpiry := context.WithCancel(context.Background())
-	defer stopExpiry()
-	go svc.RunExpiry(expiryCtx, time.Second)
-	log.Info("payhook listening", "addr", ln.Addr().String(), "base_url", o.baseURL, "database", o.database,
-		"allow_private_urls", o.allowPrivate)
+	a.Start()
+	log.Info("payhook listening", "addr", ln.Addr().String(), "base_url", o.baseURL, "database", redactURL(o.database),
+		"allow_private_urls", o.allowPrivate, "owner", a.Config.Owner)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- a.Serve(ln) }()
 	select {
 	case err := <-errc:
+		a.Shutdown(context.Background())
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing requests and attempts in flight")
-	// The engine stops beside the HTTP server, not after it: a customer's request waiting
-	// on a retry's backoff gets its answer (the summary page) as soon as the engine hands
-	// the retry back to the database, instead of holding the HTTP shutdown for the round.
-	ectx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel2()
-	engineDone := make(chan error, 1)
-	go func() { engineDone <- engine.Shutdown(ectx) }()
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
-	if err := <-engineDone; err != nil {
-		log.Warn("delivery shutdown", "err", err)
-	}
-	if mailer != nil {
-		// After the engine: its last failures are emailed (or given up, and logged).
-		mctx, cancel3 := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel3()
-		if err := mailer.Close(mctx); err != nil {
-			log.Warn("error email shutdown", "err", err)
-		}
+	if err := a.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// redactURL hides the password of a database URL in logs.
+func redactURL(database string) string {
+	if u, err := url.Parse(database); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return database
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/payhook/payhook/app"
 	"github.com/payhook/payhook/service"
 )
 
@@ -53,7 +54,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		password = strings.TrimRight(line, "\r\n")
 	}
 	ctx := context.Background()
-	store, err := openStore(ctx, o.database)
+	store, _, err := app.OpenStore(ctx, o.database)
 	if err != nil {
 		fmt.Fprintf(stderr, "payhook user create: %v\n", err)
 		return 1

@@ -9,12 +9,20 @@
 // Refunds, captures and voids succeed, except that an amount whose decimals start with
 // 99 (9.99 USD, 9.990 KWD; for currencies without decimals, an amount ending in 99) is
 // declined, so that failure paths can be tried end to end.
+//
+// Like a real acquirer, the sandbox keeps a ledger of what it did, by reference, written
+// before it answers (in payhook's database, as a separate record from payhook's own): a
+// request with a reference it has seen answers the first outcome again and moves no
+// money twice, and PaymentStatus/OperationStatus answer "what became of reference R"
+// after a crash. The ledger is also how tests count the gateway's calls.
 package sandbox
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/gateway"
@@ -27,19 +35,29 @@ const (
 	CardError    = "4000000000000119"
 )
 
+// Ledger is where the sandbox records its calls (payhook.Store implements it).
+type Ledger interface {
+	RecordGatewayCall(ctx context.Context, c *payhook.GatewayCall) (*payhook.GatewayCall, error)
+	GatewayCall(ctx context.Context, reference string) (*payhook.GatewayCall, error)
+}
+
 // Gateway is a sandbox gateway.
 type Gateway struct {
 	code      string
 	operation string
+	ledger    Ledger
 }
 
-// New returns a sandbox gateway with a code that purchases or authorizes.
-func New(code, operation string) *Gateway { return &Gateway{code: code, operation: operation} }
+// New returns a sandbox gateway with a code that purchases or authorizes, recording its
+// calls in ledger.
+func New(code, operation string, ledger Ledger) *Gateway {
+	return &Gateway{code: code, operation: operation, ledger: ledger}
+}
 
 // Defaults returns the gateways that exist from the first start: credit-card (purchase)
 // and credit-card-auth (authorize).
-func Defaults() []gateway.Gateway {
-	return []gateway.Gateway{New("credit-card", gateway.OperationPurchase), New("credit-card-auth", gateway.OperationAuthorize)}
+func Defaults(ledger Ledger) []gateway.Gateway {
+	return []gateway.Gateway{New("credit-card", gateway.OperationPurchase, ledger), New("credit-card-auth", gateway.OperationAuthorize, ledger)}
 }
 
 // Code implements gateway.Gateway.
@@ -54,8 +72,57 @@ func (g *Gateway) Operation() string { return g.operation }
 // Sandbox implements gateway.Gateway.
 func (g *Gateway) Sandbox() bool { return true }
 
-// Pay implements gateway.Gateway: the card number decides the outcome.
+// Pay implements gateway.Gateway: the card number decides the outcome, recorded in the
+// ledger under r.Reference before it is answered (a reference seen before answers its
+// first outcome).
 func (g *Gateway) Pay(ctx context.Context, r gateway.PaymentRequest) (gateway.PaymentResult, error) {
+	out, err := g.decidePayment(r)
+	if err != nil || r.Reference == "" {
+		return out, err
+	}
+	rec, err := g.ledger.RecordGatewayCall(ctx, &payhook.GatewayCall{Reference: r.Reference, SessionID: r.SessionID,
+		Kind: g.operation, Amount: r.Amount, Currency: r.Currency, Success: out.Result == payhook.ResultSuccess,
+		Result: encodePayment(out), CreatedAt: time.Now().UTC()})
+	if err != nil {
+		return gateway.PaymentResult{}, fmt.Errorf("sandbox ledger: %w", err)
+	}
+	return decodePayment(rec.Result)
+}
+
+// PaymentStatus implements gateway.Gateway from the ledger.
+func (g *Gateway) PaymentStatus(ctx context.Context, reference string) (gateway.PaymentResult, bool, error) {
+	rec, err := g.ledger.GatewayCall(ctx, reference)
+	if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+		return gateway.PaymentResult{}, false, nil
+	}
+	if err != nil {
+		return gateway.PaymentResult{}, false, err
+	}
+	out, err := decodePayment(rec.Result)
+	return out, err == nil, err
+}
+
+type ledgerEntry struct {
+	Result   payhook.Result  `json:"result,omitempty"`
+	Success  bool            `json:"success,omitempty"`
+	Message  string          `json:"message"`
+	Response json.RawMessage `json:"response"`
+}
+
+func encodePayment(r gateway.PaymentResult) []byte {
+	b, _ := json.Marshal(ledgerEntry{Result: r.Result, Message: r.Message, Response: r.Response})
+	return b
+}
+
+func decodePayment(b []byte) (gateway.PaymentResult, error) {
+	var e ledgerEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return gateway.PaymentResult{}, fmt.Errorf("sandbox ledger: %w", err)
+	}
+	return gateway.PaymentResult{Result: e.Result, Message: e.Message, Response: e.Response}, nil
+}
+
+func (g *Gateway) decidePayment(r gateway.PaymentRequest) (gateway.PaymentResult, error) {
 	resp := map[string]any{"gateway": "sandbox", "operation": g.operation, "session_id": r.SessionID,
 		"amount": r.Amount.Format(r.Currency), "currency_code": r.Currency, "card_number": r.Card.Masked()}
 	var out gateway.PaymentResult
@@ -97,8 +164,44 @@ func Declines(a payhook.Amount, currency string) bool {
 	return strings.HasSuffix(f, "99")
 }
 
-// Operate implements gateway.Gateway: refund, capture and void succeed unless Declines.
+// Operate implements gateway.Gateway: refund, capture and void succeed unless Declines;
+// the outcome is recorded in the ledger under r.ReferenceNumber before it is answered.
 func (g *Gateway) Operate(ctx context.Context, op string, r gateway.OperationRequest) (gateway.OperationResult, error) {
+	out, err := decideOperation(op, r)
+	if err != nil || r.ReferenceNumber == "" {
+		return out, err
+	}
+	b, _ := json.Marshal(ledgerEntry{Success: out.Success, Message: out.Message, Response: out.Response})
+	rec, err := g.ledger.RecordGatewayCall(ctx, &payhook.GatewayCall{Reference: r.ReferenceNumber, SessionID: r.SessionID,
+		Kind: op, Amount: r.Amount, Currency: r.Currency, Success: out.Success, Result: b, CreatedAt: time.Now().UTC()})
+	if err != nil {
+		return gateway.OperationResult{}, fmt.Errorf("sandbox ledger: %w", err)
+	}
+	return decodeOperation(rec.Result)
+}
+
+// OperationStatus implements gateway.Gateway from the ledger.
+func (g *Gateway) OperationStatus(ctx context.Context, reference string) (gateway.OperationResult, bool, error) {
+	rec, err := g.ledger.GatewayCall(ctx, reference)
+	if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+		return gateway.OperationResult{}, false, nil
+	}
+	if err != nil {
+		return gateway.OperationResult{}, false, err
+	}
+	out, err := decodeOperation(rec.Result)
+	return out, err == nil, err
+}
+
+func decodeOperation(b []byte) (gateway.OperationResult, error) {
+	var e ledgerEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return gateway.OperationResult{}, fmt.Errorf("sandbox ledger: %w", err)
+	}
+	return gateway.OperationResult{Success: e.Success, Message: e.Message, Response: e.Response}, nil
+}
+
+func decideOperation(op string, r gateway.OperationRequest) (gateway.OperationResult, error) {
 	out := gateway.OperationResult{Success: !Declines(r.Amount, r.Currency)}
 	resp := map[string]any{"gateway": "sandbox", "operation": op, "session_id": r.SessionID,
 		"reference_number": r.ReferenceNumber, "amount": r.Amount.Format(r.Currency), "currency_code": r.Currency}

@@ -12,11 +12,59 @@ import (
 	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/gateway"
 	"github.com/payhook/payhook/gateway/sandbox"
+	"github.com/payhook/payhook/sqlite"
 )
+
+// ledger is a real SQLite store in a temporary directory, the sandbox's ledger.
+func ledger(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir()+"/payhook.db")
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestPay_SameReferenceAnswersTheFirstOutcomeAndIsFoundAfterwards(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := ledger(t)
+	g := sandbox.New("credit-card", gateway.OperationPurchase, l)
+	_, found, err := g.PaymentStatus(ctx, "ref-1")
+	require.NoError(t, err)
+	require.False(t, found, "a reference the gateway never got is not found")
+	first, err := g.Pay(ctx, gateway.PaymentRequest{Reference: "ref-1", SessionID: "s", Amount: 86000, Currency: "KWD", Card: gateway.Card{Number: sandbox.CardSuccess}})
+	require.NoError(t, err)
+	require.Equal(t, payhook.ResultSuccess, first.Result)
+	// The same reference with another card: the first outcome stands, nothing moves again.
+	again, err := g.Pay(ctx, gateway.PaymentRequest{Reference: "ref-1", SessionID: "s", Amount: 86000, Currency: "KWD", Card: gateway.Card{Number: sandbox.CardDeclined}})
+	require.NoError(t, err)
+	require.Equal(t, payhook.ResultSuccess, again.Result)
+	got, found, err := g.PaymentStatus(ctx, "ref-1")
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, first.Result, got.Result)
+	require.JSONEq(t, string(first.Response), string(got.Response))
+
+	op := gateway.OperationRequest{SessionID: "s", ReferenceNumber: "op-1", Amount: 1000, Currency: "KWD"}
+	r1, err := g.Operate(ctx, payhook.OpRefund, op)
+	require.NoError(t, err)
+	require.True(t, r1.Success)
+	op.Amount = 9990 // would be declined, but the reference was seen: the first outcome stands
+	r2, err := g.Operate(ctx, payhook.OpRefund, op)
+	require.NoError(t, err)
+	require.True(t, r2.Success)
+	st, found, err := g.OperationStatus(ctx, "op-1")
+	require.NoError(t, err)
+	require.True(t, found)
+	require.True(t, st.Success)
+	call, err := l.GatewayCall(ctx, "op-1")
+	require.NoError(t, err)
+	require.Equal(t, payhook.Amount(1000), call.Amount, "one call recorded, the first")
+}
 
 func TestPay_TheCardNumberDecides(t *testing.T) {
 	t.Parallel()
-	g := sandbox.New("credit-card", gateway.OperationPurchase)
+	g := sandbox.New("credit-card", gateway.OperationPurchase, ledger(t))
 	for card, want := range map[string]payhook.Result{
 		sandbox.CardSuccess:  payhook.ResultSuccess,
 		sandbox.CardDeclined: payhook.ResultFailed,
@@ -45,7 +93,7 @@ func TestDeclines_AmountsWhoseDecimalsStartWith99(t *testing.T) {
 		a, err := payhook.ParseAmount(tt.amount, tt.ccy)
 		require.NoError(t, err)
 		require.Equal(t, tt.want, sandbox.Declines(a, tt.ccy), tt.amount)
-		res, err := sandbox.New("credit-card", gateway.OperationPurchase).Operate(context.Background(), payhook.OpRefund,
+		res, err := sandbox.New("credit-card", gateway.OperationPurchase, ledger(t)).Operate(context.Background(), payhook.OpRefund,
 			gateway.OperationRequest{SessionID: "s", ReferenceNumber: "r", Amount: a, Currency: tt.ccy})
 		require.NoError(t, err)
 		require.Equal(t, !tt.want, res.Success, tt.amount)

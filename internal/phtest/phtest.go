@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,27 +19,27 @@ import (
 	"time"
 
 	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/app"
 	"github.com/payhook/payhook/delivery"
-	"github.com/payhook/payhook/gateway"
-	"github.com/payhook/payhook/gateway/sandbox"
 	"github.com/payhook/payhook/internal/merchant"
+	"github.com/payhook/payhook/mail"
 	"github.com/payhook/payhook/service"
 	"github.com/payhook/payhook/sqlite"
-	"github.com/payhook/payhook/web"
 )
 
 // APIKey is the API key every Env accepts.
 const APIKey = "test-api-key-0123456789"
 
-// Env is a running payhook: store, engine, service and HTTP server.
+// Env is a running payhook, assembled by package app as "payhook serve" assembles it:
+// store, engine, service, background loops and the HTTP server on loopback.
 type Env struct {
 	T       testing.TB
 	URL     string // base URL of the server
 	DBPath  string
+	App     *app.App
 	Store   *sqlite.Store
 	Engine  *delivery.Engine
 	Service *service.Service
-	Server  *httptest.Server
 	Client  *http.Client // never follows redirects
 }
 
@@ -50,9 +50,18 @@ type Options struct {
 	DenyPrivate   bool
 	SweepInterval time.Duration
 	Clock         payhook.Clock
-	// OnFinished, when set, is the engine's delivery.Config.OnFinished (error emails
-	// hang there); by default nothing is called.
+	// OnFinished, when set, is called when a notification's round ends (after the error
+	// mailer, which is off unless SMTP is set).
 	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
+	// SMTP turns error emails on.
+	SMTP *mail.SMTPConfig
+	// ErrorEmailInterval is the error emails' flood-control window.
+	ErrorEmailInterval time.Duration
+	// ClaimTimeout and LeaseTTL scale the recovery of cut-off payments and of
+	// deliveries down (see app.Config).
+	ClaimTimeout, LeaseTTL time.Duration
+	// DBPath, when set, is the SQLite file to use (else a new one in a temporary directory).
+	DBPath string
 }
 
 // New starts an Env and stops it when the test ends.
@@ -63,49 +72,34 @@ func New(t testing.TB, opts ...Options) *Env {
 		o = opts[0]
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "payhook.db")
-	store, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
+	path := o.DBPath
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "payhook.db")
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("PHTEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	var svc *service.Service
-	engine := delivery.New(delivery.Config{
-		Store:         store,
-		Settings:      func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) },
-		Sender:        delivery.NewSender(!o.DenyPrivate, o.Clock),
-		Owner:         "test",
-		SweepInterval: o.SweepInterval,
-		Clock:         o.Clock,
-		OnFinished:    o.OnFinished,
-		Logger:        log,
-	})
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	svc = service.New(service.Config{Store: store, Engine: engine, Gateways: gateway.NewRegistry(sandbox.Defaults()...),
-		Clock: o.Clock, Logger: log, BaseURL: base})
-	if _, err := svc.Bootstrap(ctx, APIKey); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	h, err := web.New(web.Config{Service: svc, Logger: log})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("web: %v", err)
+		t.Fatalf("listen: %v", err)
 	}
-	srv.Config.Handler = h
-	srv.Start()
-	engine.Start()
-	e := &Env{T: t, URL: base, DBPath: path, Store: store, Engine: engine, Service: svc, Server: srv,
+	base := "http://" + ln.Addr().String()
+	a, err := app.Open(ctx, app.Config{Database: path, BaseURL: base, AllowPrivate: !o.DenyPrivate, APIKey: APIKey,
+		SweepInterval: o.SweepInterval, Clock: o.Clock, OnFinished: o.OnFinished, SMTP: o.SMTP, ErrorEmailInterval: o.ErrorEmailInterval,
+		ClaimTimeout: o.ClaimTimeout, LeaseTTL: o.LeaseTTL, Owner: "test", Logger: log})
+	if err != nil {
+		ln.Close()
+		t.Fatalf("open payhook: %v", err)
+	}
+	a.Start()
+	go a.Serve(ln)
+	e := &Env{T: t, URL: base, DBPath: path, App: a, Store: a.Store.(*sqlite.Store), Engine: a.Engine, Service: a.Service,
 		Client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	t.Cleanup(func() {
-		srv.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		engine.Shutdown(sctx)
-		store.Close()
+		a.Shutdown(sctx)
 	})
 	return e
 }
