@@ -100,7 +100,7 @@ func (s *syncBuffer) String() string {
 // startServe starts payhook serve on a free loopback port with the database at db, and
 // waits until it is ready. The process is killed when the test ends, if still running;
 // its log is shown when the test failed.
-func startServe(t *testing.T, db string) *server {
+func startServe(t *testing.T, db string, args ...string) *server {
 	t.Helper()
 	bin := payhookBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -108,7 +108,7 @@ func startServe(t *testing.T, db string) *server {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	s := &server{t: t, base: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(bin, "serve", "--addr", addr, "--database", db, "--allow-private-urls")
+	s.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--database", db, "--allow-private-urls"}, args...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PAYHOOK_") {
@@ -226,10 +226,15 @@ func (s *server) waitDelivered(sessionID string, timeout time.Duration) map[stri
 // pay POSTs the card form as a browser would, with the given client timeout, and
 // reports how the request ended.
 func pay(checkoutURL string, timeout time.Duration) <-chan error {
+	return payWith(checkoutURL, "4111111111111111", timeout)
+}
+
+// payWith is pay with another card.
+func payWith(checkoutURL, card string, timeout time.Duration) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		c := &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := c.PostForm(checkoutURL, url.Values{"card_number": {"4111111111111111"}, "card_expiry": {"12/39"},
+		resp, err := c.PostForm(checkoutURL, url.Values{"card_number": {card}, "card_expiry": {"12/39"},
 			"card_cvv": {"123"}, "card_holder": {"Jane Doe"}})
 		if err == nil {
 			resp.Body.Close()

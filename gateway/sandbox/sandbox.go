@@ -3,6 +3,9 @@
 //	4111111111111111  success
 //	4000000000000002  declined (result "failed")
 //	4000000000000119  gateway error (result "error")
+//	4000000000000077  success, answered after SlowAnswer: the approval is recorded at once,
+//	                  the answer is slow (rehearses a crash or a closed browser between
+//	                  the gateway's approval and payhook's record)
 //
 // Any other valid card number is declined ("Card not recognised by the sandbox").
 //
@@ -33,7 +36,11 @@ const (
 	CardSuccess  = "4111111111111111"
 	CardDeclined = "4000000000000002"
 	CardError    = "4000000000000119"
+	CardSlow     = "4000000000000077"
 )
+
+// SlowAnswer is how long the sandbox takes to answer CardSlow, after it approved.
+const SlowAnswer = 2 * time.Second
 
 // Ledger is where the sandbox records its calls (payhook.Store implements it).
 type Ledger interface {
@@ -86,6 +93,13 @@ func (g *Gateway) Pay(ctx context.Context, r gateway.PaymentRequest) (gateway.Pa
 	if err != nil {
 		return gateway.PaymentResult{}, fmt.Errorf("sandbox ledger: %w", err)
 	}
+	if r.Card.Number == CardSlow {
+		select {
+		case <-time.After(SlowAnswer):
+		case <-ctx.Done():
+			return gateway.PaymentResult{}, fmt.Errorf("sandbox: %w", ctx.Err())
+		}
+	}
 	return decodePayment(rec.Result)
 }
 
@@ -127,7 +141,7 @@ func (g *Gateway) decidePayment(r gateway.PaymentRequest) (gateway.PaymentResult
 		"amount": r.Amount.Format(r.Currency), "currency_code": r.Currency, "card_number": r.Card.Masked()}
 	var out gateway.PaymentResult
 	switch r.Card.Number {
-	case CardSuccess:
+	case CardSuccess, CardSlow:
 		out.Result = payhook.ResultSuccess
 		out.Message = "Approved"
 		resp["result"], resp["response_code"] = "CAPTURED", "00"

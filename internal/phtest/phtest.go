@@ -97,7 +97,9 @@ func New(t testing.TB, opts ...Options) *Env {
 	e := &Env{T: t, URL: base, DBPath: path, App: a, Store: a.Store.(*sqlite.Store), Engine: a.Engine, Service: a.Service,
 		Client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// The production shutdown order, with a short grace: a test's hanging merchant
+		// must not hold the suite.
+		sctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
 		a.Shutdown(sctx)
 	})
