@@ -163,7 +163,7 @@ func TestPay_FullDiskAfterTheGatewayApprovedNeverApprovesTwice(t *testing.T) {
 	require.Equal(t, 1, approvals(t, e.store, txn.SessionID, "purchase"), "the gateway approved once")
 
 	require.NoError(t, e.store.LimitSize(ctx, 0)) // space again
-	time.Sleep(250 * time.Millisecond)             // the claim goes stale (2 × claim timeout)
+	time.Sleep(250 * time.Millisecond)            // the claim goes stale (2 × claim timeout)
 	n, err := e.svc.ResolveStaleClaims(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
