@@ -140,6 +140,7 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 	var err error
 	if c.SMTP != nil {
 		a.Mailer, err = mail.New(mail.Config{SMTP: *c.SMTP, BaseURL: c.BaseURL, Interval: c.ErrorEmailInterval, Logger: log, Clock: c.Clock,
+			Store: a.Store, Owner: c.Owner,
 			Settings:     settings,
 			Transaction:  func(ctx context.Context, id string) (*payhook.Transaction, error) { return svc.Transaction(ctx, id) },
 			Notification: func(ctx context.Context, id string) (*payhook.Notification, error) { return svc.Notification(ctx, id) },
@@ -194,6 +195,9 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics.MustRegister(delivery.Collectors()...)
 	a.Metrics.MustRegister(delivery.QueueCollector(a.Store, c.Clock))
+	if a.Mailer != nil {
+		a.Metrics.MustRegister(mail.Collectors(a.Mailer)...)
+	}
 	h, err := web.New(web.Config{Service: svc, Logger: log, Metrics: a.Metrics})
 	if err != nil {
 		return err
