@@ -2,15 +2,19 @@ package app
 
 import (
 	"context"
-	"errors"
 
 	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/postgres"
 )
 
 func openPostgres(ctx context.Context, url string) (payhook.Store, <-chan struct{}, error) {
-	return nil, nil, errors.New("PostgreSQL store not built yet")
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Wake(), nil
 }
 
 func migratePostgres(ctx context.Context, url string) (int, error) {
-	return 0, errors.New("PostgreSQL store not built yet")
+	return postgres.Migrate(ctx, url)
 }

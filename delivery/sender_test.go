@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"github.com/payhook/payhook/internal/merchant"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -259,4 +261,61 @@ func TestSender_IgnoreSSL(t *testing.T) {
 	require.Contains(t, a.Error, "x509")
 	require.Equal(t, payhook.AttemptOutcome{}, o, "an untrusted certificate will not mend by retrying")
 	require.EqualValues(t, 1, hits.Load())
+}
+
+// listenBacklog calls listen(2) again on a listening socket, which sets its backlog
+// (Linux and the BSDs allow it). syscall.Listen takes an int on unix and a Handle on
+// Windows: the type parameter lets one line compile on both.
+func listenBacklog[FD ~int | ~uintptr](listen func(FD, int) error, fd uintptr, backlog int) error {
+	return listen(FD(fd), backlog)
+}
+
+// fullBacklogURL returns a loopback URL whose listener never accepts and whose accept
+// queue is full, so that a further connect hangs: the kernel drops the SYN (Linux's
+// default, net.ipv4.tcp_abort_on_overflow=0) and the client keeps retransmitting it.
+// It skips the test where the kernel refuses such a connect instead.
+func fullBacklogURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	require.NoError(t, err)
+	var lerr error
+	require.NoError(t, rc.Control(func(fd uintptr) { lerr = listenBacklog(syscall.Listen, fd, 0) }))
+	require.NoError(t, lerr)
+	addr := ln.Addr().String()
+	// Fill the queue with idle connections (the kernel completes them without Accept)
+	// until a connect hangs; with backlog 0 the second one does.
+	for range 8 {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return "http://" + addr + "/webhook"
+		}
+		t.Skipf("a connect to a full accept queue on loopback does not hang here (%v): the kernel answers it", err)
+	}
+	t.Skip("the accept queue did not fill after 8 connections")
+	return ""
+}
+
+// A server that accepts no connection uses up the whole configured timeout, no less
+// and no more (no separate dial limit), and the attempt says that no connection was
+// accepted, which tells a merchant's engineer where to look.
+func TestSender_ConnectTimeoutIsTheConfiguredTimeout(t *testing.T) {
+	t.Parallel()
+	u := fullBacklogURL(t)
+	st := testSettings()
+	st.Timeout = 0.4
+	a, o := send(t, st, message(u))
+	require.True(t, strings.HasPrefix(a.Error, "timeout after 0.4s"), a.Error)
+	require.Contains(t, a.Error, "no connection", a.Error)
+	require.Zero(t, a.StatusCode)
+	require.Equal(t, payhook.AttemptOutcome{NoAnswer: true}, o, "no answer: retried")
+	require.GreaterOrEqual(t, a.Duration, 400*time.Millisecond)
+	require.Less(t, a.Duration, 2*time.Second)
 }

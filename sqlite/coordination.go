@@ -125,10 +125,23 @@ func (s *Store) GatewayCall(ctx context.Context, reference string) (*payhook.Gat
 	return c, err
 }
 
-// PingWrite checks that the database takes a write.
+// PingWrite checks that the database takes a write and can still grow: the health row
+// is rewritten in place (it never needs a new page), so it alone would pass on a
+// database capped at its size (LimitSize) where every write that needs a page fails.
 func (s *Store) PingWrite(ctx context.Context) error {
 	return s.do(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`, micros(time.Now()))
-		return err
+		if _, err := w.exec(`INSERT INTO health (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`, micros(time.Now())); err != nil {
+			return err
+		}
+		var pages, maxPages, free int64
+		for q, v := range map[string]*int64{`PRAGMA page_count`: &pages, `PRAGMA max_page_count`: &maxPages, `PRAGMA freelist_count`: &free} {
+			if err := s.conn.QueryRowContext(w.ctx, q).Scan(v); err != nil {
+				return err
+			}
+		}
+		if maxPages-pages+free < 1 {
+			return &payhook.Error{Code: payhook.EUNAVAILABLE, Message: "The database is full (no space left for writes): nothing was stored. Free disk space; payhook recovers by itself."}
+		}
+		return nil
 	})
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/payhook/payhook"
 )
 
 //go:embed migration/*.sql
@@ -61,6 +64,72 @@ func migrate(ctx context.Context, conn *sql.Conn) error {
 		if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
+	}
+	return moveChildrenToRows(ctx, conn)
+}
+
+// moveChildrenToRows is a migration in Go, run once: before children were rows of their
+// own (0004), a transaction's refunds, captures and voids lived inside its document; they
+// move to the children table, and the documents lose them.
+func moveChildrenToRows(ctx context.Context, conn *sql.Conn) error {
+	const name = "go/0004_children_rows"
+	var done int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&done); err != nil || done > 0 {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	fail := func(err error) error {
+		conn.ExecContext(ctx, "ROLLBACK")
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT session_id, doc FROM transactions WHERE doc LIKE '%"children":%'`)
+	if err != nil {
+		return fail(err)
+	}
+	type legacy struct {
+		id  string
+		doc []byte
+	}
+	var list []legacy
+	for rows.Next() {
+		var l legacy
+		if err := rows.Scan(&l.id, &l.doc); err != nil {
+			rows.Close()
+			return fail(err)
+		}
+		list = append(list, l)
+	}
+	rows.Close()
+	for _, l := range list {
+		var t payhook.Transaction
+		if err := json.Unmarshal(l.doc, &t); err != nil {
+			return fail(fmt.Errorf("decode transaction %s: %w", l.id, err))
+		}
+		for i, c := range t.Children {
+			b, err := json.Marshal(c)
+			if err != nil {
+				return fail(err)
+			}
+			if _, err := conn.ExecContext(ctx, `INSERT INTO children (session_id, parent_session_id, seq, doc) VALUES (?, ?, ?, ?)
+				ON CONFLICT (session_id) DO NOTHING`, c.SessionID, l.id, i+1, b); err != nil {
+				return fail(err)
+			}
+		}
+		doc, err := marshalTransaction(&t)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := conn.ExecContext(ctx, `UPDATE transactions SET doc = ? WHERE session_id = ?`, doc, l.id); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migrations (name) VALUES (?)`, name); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fail(err)
 	}
 	return nil
 }

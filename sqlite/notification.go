@@ -97,7 +97,7 @@ func (s *Store) ListNotifications(ctx context.Context, f payhook.NotificationFil
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = 50
+		limit = -1 // no limit
 	}
 	rows, err := s.read.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications`+where+
 		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(args, limit, f.Offset)...)

@@ -138,6 +138,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.lock.release()
 		return nil, fmt.Errorf("release leases: %w", err)
 	}
+	if _, err := s.conn.ExecContext(ctx, `UPDATE error_emails SET lease_owner = '', lease_until = 0`); err != nil {
+		s.conn.Close()
+		s.write.Close()
+		s.lock.release()
+		return nil, fmt.Errorf("release error email leases: %w", err)
+	}
 	if _, err := s.conn.ExecContext(ctx, `UPDATE claims SET until = 0`); err != nil {
 		s.conn.Close()
 		s.write.Close()

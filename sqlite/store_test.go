@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -730,7 +731,7 @@ func TestMigrate_Idempotent(t *testing.T) {
 	require.NotEmpty(t, files)
 	n, err := sqlite.Migrate(ctx, path)
 	require.NoError(t, err)
-	require.Equal(t, len(files), n, "every embedded migration runs on a fresh file")
+	require.Equal(t, len(files)+1, n, "every embedded migration runs on a fresh file, and the one in Go")
 	n, err = sqlite.Migrate(ctx, path)
 	require.NoError(t, err)
 	require.Equal(t, 0, n)
@@ -772,4 +773,41 @@ func BenchmarkStore_CreateTransactionSerial(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// Children kept inside a transaction's document by an older payhook move to rows of their
+// own when the database is migrated.
+func TestMigrate_MovesChildrenFromDocumentsToRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "payhook.db")
+	s, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	txn := &payhook.Transaction{SessionID: "legacy-1", ReferenceNumber: "PHLEGACY1", Type: payhook.PluginECommerce, Origin: payhook.OriginAPI,
+		State: payhook.StatePaid, Amount: 86000, PaidAmount: 86000, RefundedAmount: 2000, Currency: "KWD", CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	require.NoError(t, s.CreateTransaction(ctx, txn))
+	require.NoError(t, s.Close())
+	// As an older payhook left it: the children inside the document, the Go migration not run.
+	txn.Children = []payhook.Child{{SessionID: "c1", ReferenceNumber: "R1", Operation: payhook.OpRefund, Amount: 1000, State: payhook.ChildRefunded, Success: true, CreatedAt: now},
+		{SessionID: "c2", ReferenceNumber: "R2", Operation: payhook.OpRefund, Amount: 1000, State: payhook.ChildRefunded, Success: true, CreatedAt: now}}
+	doc, err := json.Marshal(txn)
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE transactions SET doc = ? WHERE session_id = 'legacy-1'`, string(doc))
+	require.NoError(t, err)
+	_, err = db.Exec(`DELETE FROM schema_migrations WHERE name LIKE 'go/%'`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	s, err = sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s.Close()
+	head, err := s.TransactionHead(ctx, "legacy-1")
+	require.NoError(t, err)
+	require.Nil(t, head.Children, "the document no longer carries them")
+	full, err := s.Transaction(ctx, "legacy-1")
+	require.NoError(t, err)
+	require.Equal(t, txn.Children, full.Children, "they are rows now, in their order")
 }

@@ -13,7 +13,7 @@ import (
 
 // CreateTransaction stores a new transaction.
 func (s *Store) CreateTransaction(ctx context.Context, t *payhook.Transaction) error {
-	doc, err := json.Marshal(t)
+	doc, err := marshalTransaction(t)
 	if err != nil {
 		return err
 	}
@@ -54,8 +54,7 @@ func (s *Store) Transaction(ctx context.Context, sessionID string) (*payhook.Tra
 	return t, rows.Err()
 }
 
-// TransactionHead returns a transaction without its children. (Children kept inside the
-// document by payhook before children became rows come with it.)
+// TransactionHead returns a transaction without its children.
 func (s *Store) TransactionHead(ctx context.Context, sessionID string) (*payhook.Transaction, error) {
 	var doc []byte
 	err := s.read.QueryRowContext(ctx, `SELECT doc FROM transactions WHERE session_id = ?`, sessionID).Scan(&doc)
@@ -162,10 +161,12 @@ func storeTrackingAnswer(w *writer, tr *payhook.Tracking, claim string) error {
 	return nil
 }
 
-// marshalTransaction encodes a transaction's document. Children added since they became
-// rows are not in it: t.Children holds only what an older document already had.
+// marshalTransaction encodes a transaction's document, without its children: they are
+// rows of their own (so that an operation's cost does not grow with those before it).
 func marshalTransaction(t *payhook.Transaction) ([]byte, error) {
-	return json.Marshal(t)
+	c := *t
+	c.Children = nil
+	return json.Marshal(&c)
 }
 
 func (s *Store) transactions(ctx context.Context, query string, args ...any) ([]*payhook.Transaction, error) {
@@ -191,7 +192,7 @@ func (s *Store) transactions(ctx context.Context, query string, args ...any) ([]
 
 // TransactionsByOrderNo returns the transactions with that order_no, newest first.
 func (s *Store) TransactionsByOrderNo(ctx context.Context, orderNo string) ([]*payhook.Transaction, error) {
-	return s.transactions(ctx, `SELECT doc FROM transactions WHERE order_no = ? AND order_no <> '' ORDER BY created_at DESC LIMIT 20`, orderNo)
+	return s.transactions(ctx, `SELECT doc FROM transactions WHERE order_no = ? AND order_no <> '' ORDER BY created_at DESC`, orderNo)
 }
 
 // ExpiredTransactions returns payable transactions past their expiration time.

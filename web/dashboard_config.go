@@ -159,7 +159,10 @@ func worstCaseOf(st payhook.Settings) worstCase {
 
 // configPage is the data of the General tab.
 type configPage struct {
-	Form         configForm
+	Form configForm
+	// Revision is the revision of the settings the form was filled from, posted back in a
+	// hidden field so that a save made from a stale form is refused (see formRevision).
+	Revision     int64
 	Errors       payhook.FieldErrors
 	HMACKey      string // masked
 	SWSecret     string // masked
@@ -186,7 +189,7 @@ func (s *Server) configPageData(st payhook.Settings, form configForm, errs payho
 		worst.Retries = v
 	}
 	worst.RetryEnabled, worst.NotifyOnError = form.RetryEnabled, form.NotifyOnError
-	return configPage{Form: form, Errors: errs, HMACKey: payhook.Mask(st.HMACKey), SWSecret: payhook.Mask(st.StandardWebhooksSecret),
+	return configPage{Form: form, Revision: st.Revision, Errors: errs, HMACKey: payhook.Mask(st.HMACKey), SWSecret: payhook.Mask(st.StandardWebhooksSecret),
 		Worst: worstCaseOf(worst), SSLWarning: sslWarning, DefaultAgent: payhook.DefaultUserAgent,
 		Versions: []string{"v1", "v2"}, Formats: []string{payhook.FormatJSON, payhook.FormatXML}}
 }
@@ -202,21 +205,35 @@ func (s *Server) configGet(w http.ResponseWriter, r *http.Request, d *dash) erro
 }
 
 // configPost is POST /dashboard/webhook/config: saves the General tab through
-// UpdateSettings. On a bad value nothing is saved and the form comes back (400) with the
-// messages next to their fields.
+// UpdateSettingsFrom, from the revision the form was filled from. On a bad value nothing
+// is saved and the form comes back (400) with the messages next to their fields. When
+// the settings changed since the form was loaded (the API, another tab or user), nothing
+// is saved either (409): the page comes back filled from the settings as they are now,
+// so that the change is made again on top of the other one, never over it unseen.
 func (s *Server) configPost(w http.ResponseWriter, r *http.Request, d *dash) error {
 	patch, typed := configPatch(r.PostForm)
-	next, rot, err := s.svc.UpdateSettings(r.Context(), patch)
+	rev, ok := formRevision(r)
+	if !ok {
+		return s.configConflict(w, r, d)
+	}
+	next, rot, err := s.svc.UpdateSettingsFrom(r.Context(), patch, rev)
 	if errs := fieldErrors(err); errs != nil {
 		st, err := s.svc.Settings(r.Context())
 		if err != nil {
 			return err
 		}
-		v := d.view(r, "Webhook Config", "webhook", s.configPageData(st, mergeTyped(typed, configFormOf(st)), errs))
+		p := s.configPageData(st, mergeTyped(typed, configFormOf(st)), errs)
+		if rev != 0 {
+			p.Revision = rev // what was typed is still based on the posted revision
+		}
+		v := d.view(r, "Webhook Config", "webhook", p)
 		v.Flash = ""
 		v.Problem = "Nothing was saved: correct the fields marked below."
 		s.renderDash(w, http.StatusBadRequest, "dash_config", v)
 		return nil
+	}
+	if payhook.ErrorCode(err) == payhook.ECONFLICT {
+		return s.configConflict(w, r, d)
 	}
 	if err != nil {
 		return err
@@ -232,6 +249,34 @@ func (s *Server) configPost(w http.ResponseWriter, r *http.Request, d *dash) err
 	}
 	seeOther(w, r, DashboardPath+"/webhook/config", "config")
 	return nil
+}
+
+// configConflict answers a General tab saved from a stale form: 409, nothing saved, and
+// the form filled from the settings as they are now (with their revision), as a reload
+// would show it.
+func (s *Server) configConflict(w http.ResponseWriter, r *http.Request, d *dash) error {
+	st, err := s.svc.Settings(r.Context())
+	if err != nil {
+		return err
+	}
+	v := d.view(r, "Webhook Config", "webhook", s.configPageData(st, configFormOf(st), nil))
+	v.Flash = ""
+	v.Problem = "Nothing was saved: the webhook settings were changed by someone else since this page was loaded. " +
+		"The page was reloaded with them as they are now: make your change again and save."
+	s.renderDash(w, http.StatusConflict, "dash_config", v)
+	return nil
+}
+
+// formRevision reads the settings revision a form was filled from. A form without the
+// field (a script posting the fields it means to change) gets 0, which merges its
+// change like the API's PATCH; ok is false when the field is there but is not a
+// revision, which is refused like a stale form.
+func formRevision(r *http.Request) (rev int64, ok bool) {
+	if !r.PostForm.Has("revision") {
+		return 0, true
+	}
+	rev, err := strconv.ParseInt(strings.TrimSpace(r.PostForm.Get("revision")), 10, 64)
+	return rev, err == nil && rev > 0
 }
 
 // rotation is one secret that the dashboard can rotate.
@@ -257,6 +302,7 @@ var rotations = map[string]rotation{
 type rotatePage struct {
 	rotation
 	Current  string // masked
+	Revision int64  // of the settings the confirmation showed (see formRevision)
 	NewKey   string // shown once, after the POST
 	Replaced bool   // a key of the merchant's choosing was set (not shown again)
 	Error    string // why the chosen key was refused
@@ -269,24 +315,53 @@ func (s *Server) rotateGet(rot rotation) func(http.ResponseWriter, *http.Request
 		if err != nil {
 			return err
 		}
-		cur := st.HMACKey
-		if rot.Patch == "rotate_standard_webhooks_secret" {
-			cur = st.StandardWebhooksSecret
-		}
-		s.renderDash(w, http.StatusOK, "dash_rotate", d.view(r, "Rotate the "+rot.Name, "webhook", rotatePage{rotation: rot, Current: payhook.Mask(cur)}))
+		s.renderDash(w, http.StatusOK, "dash_rotate", d.view(r, "Rotate the "+rot.Name, "webhook", rotateConfirmation(rot, st)))
 		return nil
 	}
 }
 
-// rotatePost is POST /dashboard/webhook/config/rotate-…: rotates through UpdateSettings
-// and shows the new secret this once.
+// rotateConfirmation is the confirmation page of a rotation, from the current settings.
+func rotateConfirmation(rot rotation, st payhook.Settings) rotatePage {
+	cur := st.HMACKey
+	if rot.Patch == "rotate_standard_webhooks_secret" {
+		cur = st.StandardWebhooksSecret
+	}
+	return rotatePage{rotation: rot, Current: payhook.Mask(cur), Revision: st.Revision}
+}
+
+// updateSecret saves a rotation's patch from the revision its form was loaded at; when
+// the settings changed since (the secret may have been rotated already), nothing is
+// saved and the confirmation comes back (409) with the secret as it is now. done is
+// true when the answer was written.
+func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, d *dash, rot rotation, p payhook.SettingsPatch) (st payhook.Settings, done bool, err error) {
+	rev, ok := formRevision(r)
+	if ok {
+		st, _, err = s.svc.UpdateSettingsFrom(r.Context(), p, rev)
+		if payhook.ErrorCode(err) != payhook.ECONFLICT {
+			return st, false, err
+		}
+	}
+	cur, err := s.svc.Settings(r.Context())
+	if err != nil {
+		return st, false, err
+	}
+	v := d.view(r, "Rotate the "+rot.Name, "webhook", rotateConfirmation(rot, cur))
+	v.Flash = ""
+	v.Problem = "Nothing was changed: the webhook settings were changed by someone else since this page was loaded (the " + rot.Name +
+		" may have been changed already). The page was reloaded: check the " + rot.Name + " shown below before you change it."
+	s.renderDash(w, http.StatusConflict, "dash_rotate", v)
+	return st, true, nil
+}
+
+// rotatePost is POST /dashboard/webhook/config/rotate-…: rotates through
+// UpdateSettingsFrom and shows the new secret this once.
 func (s *Server) rotatePost(rot rotation) func(http.ResponseWriter, *http.Request, *dash) error {
 	return func(w http.ResponseWriter, r *http.Request, d *dash) error {
 		if chosen := r.PostForm.Get("hmac_key"); rot.Settable != "" && chosen != "" {
 			return s.replaceSecret(w, r, d, rot, chosen)
 		}
-		st, _, err := s.svc.UpdateSettings(r.Context(), payhook.SettingsPatch{rot.Patch: json.RawMessage("true")})
-		if err != nil {
+		st, done, err := s.updateSecret(w, r, d, rot, payhook.SettingsPatch{rot.Patch: json.RawMessage("true")})
+		if done || err != nil {
 			return err
 		}
 		key := st.HMACKey
@@ -299,13 +374,16 @@ func (s *Server) rotatePost(rot rotation) func(http.ResponseWriter, *http.Reques
 }
 
 // replaceSecret sets a secret of the merchant's choosing (the key their servers already
-// verify with, when moving from Ottu), through the same UpdateSettings as the API.
+// verify with, when moving from Ottu), through the same settings update as the API.
 func (s *Server) replaceSecret(w http.ResponseWriter, r *http.Request, d *dash, rot rotation, chosen string) error {
 	raw, err := json.Marshal(chosen)
 	if err != nil {
 		return err
 	}
-	st, _, err := s.svc.UpdateSettings(r.Context(), payhook.SettingsPatch{rot.Settable: raw})
+	st, done, err := s.updateSecret(w, r, d, rot, payhook.SettingsPatch{rot.Settable: raw})
+	if done {
+		return nil
+	}
 	page := rotatePage{rotation: rot, Current: payhook.Mask(st.HMACKey), Replaced: err == nil}
 	code := http.StatusOK
 	if err != nil {
@@ -318,6 +396,9 @@ func (s *Server) replaceSecret(w http.ResponseWriter, r *http.Request, d *dash, 
 			return serr
 		}
 		page.Current, page.Error, code = payhook.Mask(cur.HMACKey), strings.Join(e.Fields[rot.Settable], " "), http.StatusBadRequest
+		if page.Revision, _ = formRevision(r); page.Revision == 0 {
+			page.Revision = cur.Revision
+		}
 	}
 	s.renderDash(w, code, "dash_rotate", d.view(r, "Replace the "+rot.Name, "webhook", page))
 	return nil

@@ -2,14 +2,17 @@ package web_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/internal/phtest"
 )
 
@@ -353,4 +356,100 @@ func TestDashboardConfig_SetAChosenHMACKey(t *testing.T) {
 	require.True(t, hasID(p.Body, "hmac-key-replaced"))
 	require.NotContains(t, p.Body, "pu9MpX3yPR-from-ottu", "not shown back")
 	require.Equal(t, "pu9MpX3yPR-from-ottu", realSettingsKey(t, env))
+}
+
+// revisionOf reads the settings revision a page's forms carry (a hidden field).
+func revisionOf(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<input type="hidden" name="revision" value="([0-9]+)">`).FindStringSubmatch(body)
+	require.NotNil(t, m, "no revision field in %s", body)
+	return m[1]
+}
+
+// A form loaded before another change (here the API's PATCH; another tab or user alike)
+// must not save over it: it would silently undo a change the user never saw.
+func TestDashboardConfig_StaleFormIsRefusedAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	b := signIn(t, env)
+	page := b.getOK(configPage)
+	form := configFormOf(t, page)
+	form.Set("revision", revisionOf(t, page))
+
+	env.Configure(map[string]any{"timeout": 9})
+	after := getConfig(t, env)
+
+	form.Set("retries", "5")
+	p := b.post(configPage, form)
+	require.Equal(t, http.StatusConflict, p.Code, "%s", p.Body)
+	require.Contains(t, p.Body, `role="alert">Nothing was saved: the webhook settings were changed by someone else since this page was loaded.`)
+	require.Contains(t, p.Body, "reload")
+	require.Contains(t, p.Body, `aria-current="page">Webhook Config</a>`, "inside the dashboard")
+	require.JSONEq(t, string(after), string(getConfig(t, env)), "nothing saved; the API's change intact")
+	// The answer is the page reloaded: the other change shown, with its revision.
+	require.Equal(t, "9", configFormOf(t, p.Body).Get("timeout"))
+	require.Equal(t, "3", configFormOf(t, p.Body).Get("retries"))
+	require.NotEqual(t, form.Get("revision"), revisionOf(t, p.Body))
+
+	// A revision that is not one is refused the same way.
+	form.Set("revision", "latest")
+	require.Equal(t, http.StatusConflict, b.post(configPage, form).Code)
+	require.JSONEq(t, string(after), string(getConfig(t, env)))
+
+	// Reloaded, the same change saves, on top of the API's.
+	page = b.getOK(configPage)
+	require.Equal(t, revisionOf(t, p.Body), revisionOf(t, page))
+	form = configFormOf(t, page)
+	form.Set("revision", revisionOf(t, page))
+	form.Set("retries", "5")
+	b.postRedirect(configPage, form, configPage+"?done=config")
+	cfg := apiConfig(t, env)
+	require.Equal(t, 9.0, cfg["timeout"])
+	require.Equal(t, 5.0, cfg["retries"])
+
+	// Two tabs: the one saved second was loaded before the first saved.
+	tab1, tab2 := b.getOK(configPage), b.getOK(configPage)
+	f1, f2 := configFormOf(t, tab1), configFormOf(t, tab2)
+	f1.Set("revision", revisionOf(t, tab1))
+	f2.Set("revision", revisionOf(t, tab2))
+	f1.Set("backoff_factor", "1")
+	f2.Set("timeout", "20")
+	b.postRedirect(configPage, f1, configPage+"?done=config")
+	require.Equal(t, http.StatusConflict, b.post(configPage, f2).Code)
+	cfg = apiConfig(t, env)
+	require.Equal(t, 1.0, cfg["backoff_factor"])
+	require.Equal(t, 9.0, cfg["timeout"], "the second tab saved nothing")
+}
+
+// The HMAC key's forms save settings too: confirming a rotation shown before the key (or
+// anything else) changed must not rotate a key the user never saw.
+func TestDashboardConfig_StaleRotationFormsAreRefused(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	b := signIn(t, env)
+	confirm := b.getOK(configPage + "/rotate-hmac-key")
+	rev := revisionOf(t, confirm)
+
+	env.Configure(map[string]any{"rotate_hmac_key": true})
+	rotated := realSettingsKey(t, env)
+
+	for _, form := range []url.Values{{"revision": {rev}}, {"revision": {rev}, "hmac_key": {"pu9MpX3yPR-from-ottu"}}} {
+		p := b.post(configPage+"/rotate-hmac-key", form)
+		require.Equal(t, http.StatusConflict, p.Code, "%v: %s", form, p.Body)
+		require.Contains(t, p.Body, "changed by someone else since this page was loaded")
+		require.False(t, hasID(p.Body, "new-hmac-key"), "no new key")
+		require.Equal(t, rotated, realSettingsKey(t, env), "%v changed the key", form)
+		// The confirmation again, with the key as it is now.
+		require.True(t, hasID(p.Body, "confirm-rotate"))
+		m := regexp.MustCompile(`Current: <code>([^<]*)</code>`).FindStringSubmatch(p.Body)
+		require.NotNil(t, m, "%s", p.Body)
+		require.Equal(t, payhook.Mask(rotated), html.UnescapeString(m[1]))
+	}
+
+	// Reloaded, the confirmation rotates.
+	confirm = b.getOK(configPage + "/rotate-hmac-key")
+	p := b.post(configPage+"/rotate-hmac-key", url.Values{"revision": {revisionOf(t, confirm)}})
+	require.Equal(t, http.StatusOK, p.Code, "%s", p.Body)
+	require.Equal(t, realSettingsKey(t, env), textOf(t, p.Body, "new-hmac-key"))
+	require.NotEqual(t, rotated, realSettingsKey(t, env))
 }

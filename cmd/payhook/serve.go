@@ -178,7 +178,7 @@ func runMigrate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "payhook migrate: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "payhook migrate: %d migration(s) applied to %s\n", n, o.database)
+	fmt.Fprintf(stdout, "payhook migrate: %d migration(s) applied to %s\n", n, redactURL(o.database))
 	return 0
 }
 
