@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/payhook/payhook/app"
+	"github.com/payhook/payhook/internal/pgtest"
 	"github.com/payhook/payhook/mail"
 )
 
@@ -57,4 +59,55 @@ func TestApp_MetricsAndShutdownReleaseTheDatabase(t *testing.T) {
 	again, err := app.Open(ctx, cfg)
 	require.NoError(t, err, "after Shutdown the file is free")
 	require.NoError(t, again.Shutdown(ctx))
+}
+
+// Two processes starting at once on one empty PostgreSQL database: one HMAC key, one API
+// key created (printed by one of them only), one admin user, and both start.
+func TestApp_TwoFirstStartsAtOnceOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.URL(t)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	open := func(apiKey string) (*app.App, error) {
+		return app.Open(ctx, app.Config{Database: dbURL, BaseURL: "http://127.0.0.1:1", APIKey: apiKey,
+			AdminEmail: "admin@example.com", AdminPassword: "correct horse", Logger: log})
+	}
+	for _, apiKey := range []string{"", "shared-key-0123456789"} {
+		if apiKey != "" {
+			dbURL = pgtest.URL(t)
+		}
+		var apps [4]*app.App
+		var errs [4]error
+		var wg sync.WaitGroup
+		for i := range apps {
+			wg.Add(1)
+			go func() { defer wg.Done(); apps[i], errs[i] = open(apiKey) }()
+		}
+		wg.Wait()
+		printed := 0
+		for i, a := range apps {
+			require.NoError(t, errs[i])
+			if a.NewAPIKey != "" {
+				printed++
+			}
+			defer a.Shutdown(ctx)
+		}
+		keys, err := apps[0].Store.ListAPIKeys(ctx)
+		require.NoError(t, err)
+		require.Len(t, keys, 1, "one API key")
+		if apiKey == "" {
+			require.Equal(t, 1, printed, "one process created (and printed) the key")
+		}
+		var hmac string
+		for _, a := range apps {
+			st, err := a.Service.Settings(ctx)
+			require.NoError(t, err)
+			if hmac == "" {
+				hmac = st.HMACKey
+			}
+			require.Equal(t, hmac, st.HMACKey, "one HMAC key for every process")
+		}
+		_, err = apps[0].Store.UserByEmail(ctx, "admin@example.com")
+		require.NoError(t, err)
+	}
 }

@@ -126,8 +126,15 @@ func (s *Service) Bootstrap(ctx context.Context, apiKey string) (newKey string, 
 			}
 			return "", nil
 		}
-		return "", s.store.CreateAPIKey(ctx, &payhook.APIKey{Name: "PAYHOOK_API_KEY", Prefix: prefix(apiKey),
+		err = s.store.CreateAPIKey(ctx, &payhook.APIKey{Name: "PAYHOOK_API_KEY", Prefix: prefix(apiKey),
 			Hash: hashKey(apiKey), CreatedAt: s.clock.Now().UTC()})
+		if err != nil {
+			// Another process starting at the same time may have stored it first.
+			if _, lerr := s.store.APIKeyByHash(ctx, hashKey(apiKey)); lerr == nil {
+				return "", nil
+			}
+		}
+		return "", err
 	}
 	key := "ph_" + payhook.NewHMACKey()
 	created, err := s.store.CreateFirstAPIKey(ctx, &payhook.APIKey{Name: "first start", Prefix: prefix(key), Hash: hashKey(key), CreatedAt: s.clock.Now().UTC()})

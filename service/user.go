@@ -83,6 +83,9 @@ func (s *Service) EnsureUser(ctx context.Context, email, password string) (bool,
 		return false, err
 	}
 	_, err := s.createUser(ctx, email, password, 1)
+	if payhook.ErrorCode(err) == payhook.ECONFLICT {
+		return false, nil // another process starting at the same time created it
+	}
 	return err == nil, err
 }
 
