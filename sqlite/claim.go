@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,22 +10,9 @@ import (
 	"github.com/payhook/payhook"
 )
 
-// claimDoc is what the claims table keeps of a claim beside its columns.
-type claimDoc struct {
-	PGCode      string          `json:"pg_code,omitempty"`
-	Card        *payhook.Card   `json:"card,omitempty"`
-	Child       *payhook.Child  `json:"child,omitempty"`
-	TrackingKey string          `json:"tracking_key,omitempty"`
-	From        []payhook.State `json:"from,omitempty"`
-}
-
 // Claim takes a claim on a transaction and records its intent.
 func (s *Store) Claim(ctx context.Context, c *payhook.Claim) error {
-	doc := claimDoc{PGCode: c.PGCode, Card: c.Card, Child: c.Child, From: c.From}
-	if c.Tracking != nil {
-		doc.TrackingKey = c.Tracking.Key
-	}
-	b, err := json.Marshal(doc)
+	b, err := c.IntentJSON()
 	if err != nil {
 		return err
 	}
@@ -123,13 +109,8 @@ func scanClaim(sc scanner) (*payhook.Claim, error) {
 		return nil, err
 	}
 	c.Until, c.CreatedAt = fromMicros(until), fromMicros(created)
-	var d claimDoc
-	if err := json.Unmarshal([]byte(doc), &d); err != nil {
-		return nil, fmt.Errorf("decode claim: %w", err)
-	}
-	c.PGCode, c.Card, c.Child, c.From = d.PGCode, d.Card, d.Child, d.From
-	if d.TrackingKey != "" {
-		c.Tracking = &payhook.Tracking{Key: d.TrackingKey, SessionID: c.SessionID, ClaimID: c.ID}
+	if err := c.SetIntentJSON([]byte(doc)); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
