@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,30 +12,19 @@ import (
 	"github.com/payhook/payhook"
 )
 
-// claimDoc is what the claims table keeps of a claim beside its columns (the SQLite
-// store's document, field for field).
-type claimDoc struct {
-	PGCode      string          `json:"pg_code,omitempty"`
-	Card        *payhook.Card   `json:"card,omitempty"`
-	Child       *payhook.Child  `json:"child,omitempty"`
-	TrackingKey string          `json:"tracking_key,omitempty"`
-	From        []payhook.State `json:"from,omitempty"`
-}
-
 // Claim takes a claim on a transaction and records its intent, as one op of the writer
 // (see op): the transaction's row locked and checked (with the Tracking-Key), then the
 // Tracking-Key recorded in progress, the row marked and the claim inserted.
 func (s *Store) Claim(ctx context.Context, c *payhook.Claim) error {
-	doc := claimDoc{PGCode: c.PGCode, Card: c.Card, Child: c.Child, From: c.From}
 	keys := []string{transactionKey(c.SessionID), claimKey(c.ID)}
 	if c.Tracking != nil {
-		doc.TrackingKey = c.Tracking.Key
 		keys = append(keys, trackingKey(c.Tracking.Key))
 	}
-	b, err := marshalDoc(doc)
+	intent, err := c.IntentJSON()
 	if err != nil {
 		return err
 	}
+	b := storableJSON(intent)
 	var writes int
 	return s.do(ctx, &op{
 		keys: keys,
@@ -130,13 +118,8 @@ func scanClaim(row pgx.Row) (*payhook.Claim, error) {
 	}
 	c.Kind = payhook.ClaimKind(kind)
 	c.Until, c.CreatedAt = fromMicros(until), fromMicros(created)
-	var d claimDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return nil, fmt.Errorf("decode claim: %w", err)
-	}
-	c.PGCode, c.Card, c.Child, c.From = d.PGCode, d.Card, d.Child, d.From
-	if d.TrackingKey != "" {
-		c.Tracking = &payhook.Tracking{Key: d.TrackingKey, SessionID: c.SessionID, ClaimID: c.ID}
+	if err := c.SetIntentJSON(doc); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }

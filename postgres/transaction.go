@@ -23,10 +23,15 @@ func marshalDoc(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !utf8.Valid(b) {
-		b = []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
+	return storableJSON(b), nil
+}
+
+// storableJSON returns b with any invalid UTF-8 replaced (see marshalDoc).
+func storableJSON(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
 	}
-	return b, nil
+	return []byte(strings.ToValidUTF8(string(b), "\uFFFD"))
 }
 
 // marshalTransaction encodes a transaction's document. Its children are rows of their
