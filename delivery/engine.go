@@ -77,6 +77,10 @@ type Engine struct {
 	again   map[string]*payhook.Notification
 	dests   map[string]*destination
 	stopped bool
+	// unreleased holds leases to give back that the store did not take (it was down):
+	// the renewal must not keep a notification leased that is no longer in memory, so
+	// each renewal tries these first.
+	unreleased map[string]bool
 }
 
 type destination struct {
@@ -87,8 +91,10 @@ type destination struct {
 // DefaultLeaseTTL is Config.LeaseTTL's default.
 const DefaultLeaseTTL = 30 * time.Second
 
-// maxInflight bounds the notifications the sweep brings into memory.
-const maxInflight = 20000
+// maxInflight bounds the notifications in memory beyond which the sweep claims no more:
+// what is due stays unleased in the database for the other processes sharing it (and for
+// this one once it has room), rather than leased here behind the per-URL limits.
+const maxInflight = 2000
 
 // New returns an engine; Start begins the sweeps.
 func New(cfg Config) *Engine {
@@ -106,7 +112,8 @@ func New(cfg Config) *Engine {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, stopping: make(chan struct{}), kick: make(chan struct{}, 1),
-		inflight: map[string]bool{}, again: map[string]*payhook.Notification{}, dests: map[string]*destination{}}
+		inflight: map[string]bool{}, again: map[string]*payhook.Notification{}, dests: map[string]*destination{},
+		unreleased: map[string]bool{}}
 }
 
 // Lease returns the lease a newly stored pending notification should carry, so that the
@@ -151,6 +158,9 @@ func (e *Engine) Start() {
 			case <-t.C:
 			case <-e.stopping:
 				return
+			}
+			if !e.releasePending() {
+				continue // the store does not take writes: renewing would fail too
 			}
 			n, err := e.cfg.Store.RenewLeases(e.ctx, e.cfg.Owner, e.cfg.Clock.Now().Add(e.cfg.LeaseTTL))
 			if err != nil {
@@ -274,12 +284,18 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 		e.release(n.ID)
 		return
 	}
-	for {
+	for settingsWait := 100 * time.Millisecond; ; {
 		st, err := e.cfg.Settings(e.ctx)
 		if err != nil {
-			log.Error("load settings", "err", err)
-			e.release(n.ID)
-			return
+			// The database does not answer: keep the notification (leased and renewed) and
+			// try again, rather than drop it from memory while its lease lives on.
+			log.Error("load settings; retrying", "err", err)
+			if !e.sleep(settingsWait) {
+				e.release(n.ID)
+				return
+			}
+			settingsWait = min(2*settingsWait, 5*time.Second)
+			continue
 		}
 		release, ok := e.acquire(n.URL, done != nil)
 		if !ok {
@@ -366,12 +382,46 @@ func (e *Engine) sleep(d time.Duration) bool {
 }
 
 // release hands a notification back to the database for the next sweep (or process).
+// When the store does not take it, the lease is remembered and given back before the
+// next renewal, so that it is never renewed for a notification no longer in memory.
 func (e *Engine) release(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := e.cfg.Store.ReleaseLease(ctx, id, e.cfg.Owner); err != nil {
-		e.cfg.Logger.Error("release lease", "notification", id, "err", err)
+		e.cfg.Logger.Error("release lease; retrying before the next renewal", "notification", id, "err", err)
+		e.mu.Lock()
+		e.unreleased[id] = true
+		e.mu.Unlock()
 	}
+}
+
+// releasePending gives back the leases release could not, and reports whether none is
+// left (only then may the leases be renewed).
+func (e *Engine) releasePending() bool {
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.unreleased))
+	for id := range e.unreleased {
+		if !e.inflight[id] { // started again meanwhile: its round holds the lease now
+			ids = append(ids, id)
+		} else {
+			delete(e.unreleased, id)
+		}
+	}
+	e.mu.Unlock()
+	ok := true
+	for _, id := range ids {
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+		err := e.cfg.Store.ReleaseLease(ctx, id, e.cfg.Owner)
+		cancel()
+		if err != nil {
+			ok = false
+			continue
+		}
+		e.mu.Lock()
+		delete(e.unreleased, id)
+		e.mu.Unlock()
+	}
+	return ok
 }
 
 // The unit of the limit is the URL: one merchant endpoint that hangs holds at most
