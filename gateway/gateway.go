@@ -5,6 +5,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -113,6 +114,12 @@ type PaymentResult struct {
 	Response json.RawMessage // the gateway's raw answer, a JSON object
 }
 
+// ErrNotSent, wrapped in an error of Pay or Operate, says the request never reached the
+// gateway: nothing moved, and the customer or client may simply try again. Any other
+// error leaves the outcome unknown (the answer may have been lost after the gateway
+// acted): payhook then keeps its claim and asks PaymentStatus or OperationStatus.
+var ErrNotSent = errors.New("the request did not reach the gateway")
+
 // Gateway is a payment gateway that payhook can send a customer's card to.
 type Gateway interface {
 	// Code is the gateway code merchants put in pg_codes, e.g. "credit-card".
@@ -123,8 +130,9 @@ type Gateway interface {
 	Operation() string
 	// Sandbox reports whether no real money moves (is_sandbox in payloads).
 	Sandbox() bool
-	// Pay charges or authorizes the card. An error means the gateway could not be asked
-	// (nothing moved); a declined card is a PaymentResult.
+	// Pay charges or authorizes the card. A declined card is a PaymentResult, not an
+	// error; an error wrapping ErrNotSent means nothing moved, any other that the outcome
+	// is unknown.
 	Pay(ctx context.Context, r PaymentRequest) (PaymentResult, error)
 	// PaymentStatus answers what became of the payment with that reference: found is
 	// false when the gateway never got it. payhook asks after a crash cut a payment off
@@ -132,7 +140,7 @@ type Gateway interface {
 	PaymentStatus(ctx context.Context, reference string) (r PaymentResult, found bool, err error)
 	// Operate refunds, captures or voids (op) an amount of a payment it made. The
 	// request's ReferenceNumber identifies it: the same reference again answers the first
-	// outcome and moves no money twice.
+	// outcome and moves no money twice. Errors as Pay's.
 	Operate(ctx context.Context, op string, r OperationRequest) (OperationResult, error)
 	// OperationStatus answers what became of the operation with that reference number;
 	// found is false when the gateway never got it.
@@ -148,7 +156,7 @@ type OperationRequest struct {
 }
 
 // OperationResult is the gateway's answer to an operation: declined is Success false
-// with a message, not an error (an error means the gateway could not be asked).
+// with a message, not an error.
 type OperationResult struct {
 	Success  bool
 	Message  string

@@ -119,7 +119,7 @@ func (s *Service) payable(ctx context.Context, sessionID string) (*payhook.Trans
 // claim is held only from the read to the commit, never while the merchant answers.
 // The delivery goes on if ctx ends first; the redirect is then the summary page.
 func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gateway.Card) (*PaymentOutcome, error) {
-	unlock := s.lockSession(sessionID) // an optimisation: the claim below is the guarantee
+	unlock := sync.OnceFunc(s.lockSession(sessionID)) // an optimisation: the claim below is the guarantee
 	t, err := s.payable(ctx, sessionID)
 	if err != nil {
 		unlock()
@@ -144,7 +144,7 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 		return &PaymentOutcome{Transaction: t}, err
 	}
 	claim := &payhook.Claim{ID: "pay_" + payhook.NewSessionID()[:24], SessionID: t.SessionID, Kind: payhook.ClaimPayment,
-		Owner: s.owner, Until: now.Add(2 * s.claimTTL).UTC(), CreatedAt: now.UTC(), From: []payhook.State{t.State},
+		Owner: s.owner, Until: now.Add(s.claimHold()).UTC(), CreatedAt: now.UTC(), From: []payhook.State{t.State},
 		Unchanged: t.UpdatedAt, PGCode: pgCode, Card: &payhook.Card{Masked: card.Masked(), Expiry: card.Expiry, Holder: card.Holder}}
 	if err := s.store.Claim(ctx, claim); err != nil {
 		unlock()
@@ -153,33 +153,84 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 		}
 		return &PaymentOutcome{Transaction: t}, err
 	}
-	// From here money may move: nothing below depends on the customer's request.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
+	defer unlock()
+	// From here money may move: nothing below depends on the customer's request. The
+	// gateway call and the commit each have their own bound.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
+	res, err := g.Pay(gctx, gateway.PaymentRequest{Reference: claim.ID, SessionID: t.SessionID, Amount: t.Amount, Currency: t.Currency, Card: card})
+	cancel()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
 	defer cancel()
-	res, err := g.Pay(mctx, gateway.PaymentRequest{Reference: claim.ID, SessionID: t.SessionID, Amount: t.Amount, Currency: t.Currency, Card: card})
 	if err != nil {
-		// The gateway could not be asked: nothing moved; the customer may try again.
-		if rerr := s.store.ReleaseClaim(mctx, claim.ID, s.owner); rerr != nil {
-			s.log.Error("release payment claim", "session_id", t.SessionID, "claim", claim.ID, "err", rerr)
-		}
-		unlock()
-		return &PaymentOutcome{Transaction: t}, fmt.Errorf("gateway %s: %w", pgCode, err)
+		return &PaymentOutcome{Transaction: t}, s.gatewayFailed(cctx, claim, err,
+			"The payment could not be confirmed with the payment gateway. Do not pay again: it is being confirmed from the gateway's record, and this checkout will show the outcome in a minute.")
 	}
-	from, unchanged := t.State, t.UpdatedAt
+	from := t.State
 	applyPayment(t, g, claim.Card, res)
-	out, decider, err := s.settle(mctx, t, from, unchanged, claim.ID, true)
-	unlock()
-	if err != nil {
-		if errors.Is(err, payhook.ErrClaimLost) {
-			// Another process resolved the claim (this one was too slow): it recorded the
-			// same gateway outcome and sends the notification.
-			return &PaymentOutcome{Transaction: t, Redirect: s.SummaryURL(t.SessionID), Notification: payhook.StatusPending}, nil
-		}
-		s.log.Error("payment approved by the gateway but not recorded yet; it will be resolved from the gateway's record",
-			"session_id", t.SessionID, "claim", claim.ID, "result", res.Result, "err", err)
-		return out, err
+	out, decider, err := s.settle(cctx, t, from, time.Time{}, claim.ID, true)
+	if errors.Is(err, payhook.ErrClaimLost) {
+		out, decider, err = s.settleLostClaim(cctx, t, g, claim, res)
 	}
+	if err != nil {
+		s.log.Error("payment done by the gateway but not recorded yet; it will be recorded from the gateway's record",
+			"session_id", t.SessionID, "claim", claim.ID, "result", res.Result, "err", err)
+		return out, unrecorded(err, "The payment gateway answered, but the payment could not be recorded yet. Do not pay again: it will be recorded from the gateway's record as soon as possible.")
+	}
+	unlock()
 	return s.awaitDecider(ctx, out, decider), nil
+}
+
+// claimHold is how long a claim holds before it is stale: the gateway's bound, the
+// commit's bound, and as much again for a slow clock or a stalled process.
+func (s *Service) claimHold() time.Duration { return 3 * s.claimTTL }
+
+// gatewayFailed handles a gateway call that returned an error: when the request never
+// reached the gateway, the claim is released (nothing moved; try again); otherwise the
+// outcome is unknown, the claim stays and is resolved from the gateway's record once it
+// is stale, and the caller is told so (unknown).
+func (s *Service) gatewayFailed(ctx context.Context, claim *payhook.Claim, err error, unknown string) error {
+	if errors.Is(err, gateway.ErrNotSent) {
+		if rerr := s.store.ReleaseClaim(ctx, claim.ID, s.owner); rerr != nil {
+			s.log.Error("release claim", "session_id", claim.SessionID, "claim", claim.ID, "err", rerr)
+		}
+		return fmt.Errorf("gateway: %w", err)
+	}
+	s.log.Error("gateway answer lost: the outcome will be resolved from the gateway's record", "session_id", claim.SessionID,
+		"claim", claim.ID, "err", err)
+	return &payhook.Error{Code: payhook.EUNAVAILABLE, Message: unknown}
+}
+
+// unrecorded says what a failed commit after the gateway acted means for the caller:
+// for a database that cannot take writes, that the outcome will be recorded later.
+func unrecorded(err error, msg string) error {
+	if payhook.ErrorCode(err) == payhook.EUNAVAILABLE {
+		return &payhook.Error{Code: payhook.EUNAVAILABLE, Message: msg + " (" + payhook.ErrorMessage(err) + ")"}
+	}
+	return err
+}
+
+// settleLostClaim handles a payment whose claim was taken over while the gateway was
+// answering (this process stalled past the claim's hold): when another process recorded
+// it, there is nothing to do; when the transaction is still payable (the claim was
+// released: the gateway's record was read before the payment was made), the outcome in
+// hand is recorded under a new claim.
+func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g gateway.Gateway, lost *payhook.Claim, res gateway.PaymentResult) (*PaymentOutcome, <-chan delivery.Result, error) {
+	cur, err := s.store.TransactionHead(ctx, t.SessionID)
+	if err != nil {
+		return &PaymentOutcome{Transaction: t}, nil, err
+	}
+	if !cur.State.Payable() {
+		return &PaymentOutcome{Transaction: cur, Redirect: s.SummaryURL(cur.SessionID), Notification: payhook.StatusPending}, nil, nil
+	}
+	now := s.clock.Now().UTC()
+	again := *lost
+	again.ID, again.Owner, again.Until, again.CreatedAt = "pay_"+payhook.NewSessionID()[:24], s.owner, now.Add(s.claimHold()), now
+	again.From, again.Unchanged = []payhook.State{cur.State}, cur.UpdatedAt
+	if err := s.store.Claim(ctx, &again); err != nil {
+		return &PaymentOutcome{Transaction: t}, nil, err
+	}
+	applyPayment(cur, g, lost.Card, res)
+	return s.settle(ctx, cur, again.From[0], time.Time{}, again.ID, true)
 }
 
 // applyPayment sets a gateway's payment outcome on t.

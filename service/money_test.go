@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,10 @@ type faultyGateway struct {
 	gateway.Gateway
 	mu     sync.Mutex
 	during func()
+	lose   atomic.Bool // the gateway acts, and its answer is lost (a reset connection)
 }
+
+var errAnswerLost = errors.New("read tcp 127.0.0.1:443: connection reset by peer")
 
 func (g *faultyGateway) hook(f func()) {
 	g.mu.Lock()
@@ -47,12 +51,18 @@ func (g *faultyGateway) run() {
 func (g *faultyGateway) Pay(ctx context.Context, r gateway.PaymentRequest) (gateway.PaymentResult, error) {
 	res, err := g.Gateway.Pay(ctx, r)
 	g.run()
+	if err == nil && g.lose.Load() {
+		return gateway.PaymentResult{}, errAnswerLost
+	}
 	return res, err
 }
 
 func (g *faultyGateway) Operate(ctx context.Context, op string, r gateway.OperationRequest) (gateway.OperationResult, error) {
 	res, err := g.Gateway.Operate(ctx, op, r)
 	g.run()
+	if err == nil && g.lose.Load() {
+		return gateway.OperationResult{}, errAnswerLost
+	}
 	return res, err
 }
 
@@ -163,7 +173,7 @@ func TestPay_FullDiskAfterTheGatewayApprovedNeverApprovesTwice(t *testing.T) {
 	require.Equal(t, 1, approvals(t, e.store, txn.SessionID, "purchase"), "the gateway approved once")
 
 	require.NoError(t, e.store.LimitSize(ctx, 0)) // space again
-	time.Sleep(250 * time.Millisecond)            // the claim goes stale (2 × claim timeout)
+	time.Sleep(350 * time.Millisecond)            // the claim goes stale (3 × claim timeout)
 	n, err := e.svc.ResolveStaleClaims(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
@@ -318,4 +328,66 @@ func TestUpdateSettings_ConcurrentChangesAreMerged(t *testing.T) {
 	require.Equal(t, payhook.ECONFLICT, payhook.ErrorCode(err))
 	var pe *payhook.Error
 	require.True(t, errors.As(err, &pe))
+}
+
+// The gateway approves and its answer is lost (a reset connection): the outcome is
+// unknown, so the claim stays (paying again is refused) and the payment is recorded from
+// the gateway's record; one approval. (Before the fix, the claim was released as if
+// nothing had moved, and paying again was approved again.)
+func TestPay_LostGatewayAnswerIsResolvedNotRetried(t *testing.T) {
+	t.Parallel()
+	e := newMoneyEnv(t, 50*time.Millisecond)
+	ctx := context.Background()
+	txn := e.checkout(t, nil)
+	e.gw.lose.Store(true)
+	_, err := e.svc.Pay(ctx, txn.SessionID, "credit-card", goodCard)
+	require.Equal(t, payhook.EUNAVAILABLE, payhook.ErrorCode(err), "%v", err)
+	require.Contains(t, payhook.ErrorMessage(err), "Do not pay again")
+	e.gw.lose.Store(false)
+	_, err = e.svc.Pay(ctx, txn.SessionID, "credit-card", goodCard)
+	require.Equal(t, payhook.ECONFLICT, payhook.ErrorCode(err), "paying again while the first is unresolved is refused")
+	require.Equal(t, 1, approvals(t, e.store, txn.SessionID, "purchase"))
+	time.Sleep(200 * time.Millisecond) // stale after 3 × the claim timeout
+	n, err := e.svc.ResolveStaleClaims(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	got, err := e.store.Transaction(ctx, txn.SessionID)
+	require.NoError(t, err)
+	require.Equal(t, payhook.StatePaid, got.State)
+	require.Equal(t, 1, approvals(t, e.store, txn.SessionID, "purchase"))
+}
+
+// A refund whose gateway answer is lost, retried with its Tracking-Key: the retry waits
+// for the claim to be resolved from the gateway's record and answers the refund made;
+// one refund moved.
+func TestOperate_LostGatewayAnswerThenRetryRefundsOnce(t *testing.T) {
+	t.Parallel()
+	e := newMoneyEnv(t, 50*time.Millisecond)
+	ctx := context.Background()
+	txn := e.checkout(t, nil)
+	_, err := e.svc.Pay(ctx, txn.SessionID, "credit-card", goodCard)
+	require.NoError(t, err)
+	body := []byte(`{"operation":"refund","session_id":"` + txn.SessionID + `","amount":"10.000"}`)
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(body, &m))
+	e.gw.lose.Store(true)
+	_, err = e.svc.Operate(ctx, body, m, "lost-answer-key")
+	require.Equal(t, payhook.EUNAVAILABLE, payhook.ErrorCode(err), "%v", err)
+	require.Contains(t, payhook.ErrorMessage(err), "same Tracking-Key")
+	e.gw.lose.Store(false)
+	go func() {
+		for range 50 { // the recovery loop of a running payhook
+			e.svc.ResolveStaleClaims(ctx)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	a, err := e.svc.Operate(ctx, body, m, "lost-answer-key")
+	require.NoError(t, err)
+	require.Equal(t, 200, a.StatusCode)
+	require.Contains(t, string(a.Body), `"result":"success"`)
+	require.Equal(t, 1, approvals(t, e.store, txn.SessionID, "refund"), "one refund moved")
+	got, err := e.store.Transaction(ctx, txn.SessionID)
+	require.NoError(t, err)
+	require.Len(t, got.Children, 1)
+	require.Equal(t, payhook.Amount(10000), got.RefundedAmount)
 }

@@ -107,13 +107,18 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 		}
 		sessionID = t.SessionID
 	}
-	deadline := s.clock.Now().Add(2 * s.claimTTL)
+	deadline := s.clock.Now().Add(s.claimHold() + s.claimTTL)
 	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		a, err := s.operateOnce(ctx, sessionID, req, reqHash, trackingKey, initiator)
 		switch {
 		case errors.Is(err, payhook.ErrTrackingKeyUsed):
-			// A concurrent request with the same key (maybe in another process) won.
-			a, _, err := s.replayOrWait(ctx, trackingKey, reqHash)
+			// A concurrent request with the same key (maybe in another process) won: its
+			// answer, once it has one; if it was released meanwhile (it moved no money),
+			// this request runs.
+			a, done, err := s.replayOrWait(ctx, trackingKey, reqHash)
+			if !done && err == nil {
+				continue
+			}
 			return a, err
 		case errors.Is(err, payhook.ErrClaimed) || errors.Is(err, errChanged):
 			// Another payment or operation holds the transaction, or changed it since it was
@@ -220,7 +225,7 @@ func (s *Service) operateOnce(ctx context.Context, sessionID string, req *payhoo
 // gateway's record first. done is false when the key is not recorded (or was released:
 // the first request moved no money), so the request runs.
 func (s *Service) replayOrWait(ctx context.Context, key, reqHash string) (*Answer, bool, error) {
-	deadline := s.clock.Now().Add(3 * s.claimTTL)
+	deadline := s.clock.Now().Add(s.claimHold() + s.claimTTL)
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		tr, err := s.store.Tracking(ctx, key)
 		if payhook.ErrorCode(err) == payhook.ENOTFOUND {
@@ -270,7 +275,7 @@ func (s *Service) gatewayOperation(ctx context.Context, c *config, t *payhook.Tr
 		child.TrackingKey = tracking.Key
 	}
 	claim := &payhook.Claim{ID: "op_" + child.ReferenceNumber, SessionID: t.SessionID, Kind: payhook.ClaimOperation,
-		Owner: s.owner, Until: now.Add(2 * s.claimTTL), CreatedAt: now, From: []payhook.State{plan.From},
+		Owner: s.owner, Until: now.Add(s.claimHold()), CreatedAt: now, From: []payhook.State{plan.From},
 		Unchanged: t.UpdatedAt, Child: child, Tracking: tracking}
 	if err := s.store.Claim(ctx, claim); err != nil {
 		if conflictOnly(err) {
@@ -278,29 +283,35 @@ func (s *Service) gatewayOperation(ctx context.Context, c *config, t *payhook.Tr
 		}
 		return nil, err
 	}
-	// From here money may move: nothing below depends on the client's request.
-	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
-	defer cancel()
-	res, err := g.Operate(mctx, req.Operation, gateway.OperationRequest{SessionID: t.SessionID,
+	// From here money may move: nothing below depends on the client's request. The
+	// gateway call and the commit each have their own bound.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
+	res, err := g.Operate(gctx, req.Operation, gateway.OperationRequest{SessionID: t.SessionID,
 		ReferenceNumber: child.ReferenceNumber, Amount: plan.Amount, Currency: t.Currency})
+	cancel()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.claimTTL)
+	defer cancel()
 	if err != nil {
-		if rerr := s.store.ReleaseClaim(mctx, claim.ID, s.owner); rerr != nil {
-			s.log.Error("release operation claim", "session_id", t.SessionID, "claim", claim.ID, "err", rerr)
-		}
-		return nil, fmt.Errorf("gateway %s %s: %w", t.GatewayCode, req.Operation, err)
+		return nil, s.gatewayFailed(cctx, claim, err, "The gateway's answer to this "+req.Operation+" was lost: its outcome is being confirmed "+
+			"from the gateway's record. Retry with the same Tracking-Key to get it; do not send it again without one.")
 	}
 	ch, answer, err := s.operationChange(c, t, claim, res, tracking)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.commit(mctx, *ch, false); err != nil {
+	if _, err := s.commit(cctx, *ch, false); err != nil {
 		if errors.Is(err, payhook.ErrClaimLost) && tracking != nil {
-			a, _, err := s.replayOrWait(mctx, tracking.Key, tracking.RequestHash)
-			return a, err
+			// Stalled past the claim's hold: another process resolved it from the gateway's
+			// record; its answer is this one's.
+			a, done, err := s.replayOrWait(cctx, tracking.Key, tracking.RequestHash)
+			if done || err != nil {
+				return a, err
+			}
 		}
-		s.log.Error("operation done by the gateway but not recorded yet; it will be resolved from the gateway's record",
+		s.log.Error("operation done by the gateway but not recorded yet; it will be recorded from the gateway's record",
 			"session_id", t.SessionID, "claim", claim.ID, "operation", req.Operation, "err", err)
-		return nil, err
+		return nil, unrecorded(err, "The gateway carried out this "+req.Operation+", but it could not be recorded yet: it will be recorded "+
+			"from the gateway's record as soon as possible. Retry with the same Tracking-Key to get the answer; do not send it again without one.")
 	}
 	return answer, nil
 }

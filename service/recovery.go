@@ -23,13 +23,19 @@ func (s *Service) ResolveStaleClaims(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
+	var first error
 	for _, c := range list {
 		if err := s.resolveClaim(ctx, c.ID); err != nil {
-			return n, fmt.Errorf("resolve claim %s of %s: %w", c.ID, c.SessionID, err)
+			// One claim that cannot be resolved now (its gateway does not answer) does not
+			// hold up the others; it is tried again on the next sweep.
+			if first == nil {
+				first = fmt.Errorf("resolve claim %s of %s: %w", c.ID, c.SessionID, err)
+			}
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, first
 }
 
 // RunRecovery resolves stale claims now and every interval until ctx ends.
@@ -53,7 +59,7 @@ func (s *Service) RunRecovery(ctx context.Context, interval time.Duration) {
 // resolveClaim takes over a stale claim and records the gateway's outcome for it.
 func (s *Service) resolveClaim(ctx context.Context, id string) error {
 	now := s.clock.Now()
-	c, err := s.store.TakeOverClaim(ctx, id, s.owner, now.Add(2*s.claimTTL), now)
+	c, err := s.store.TakeOverClaim(ctx, id, s.owner, now.Add(s.claimHold()), now)
 	if errors.Is(err, payhook.ErrClaimLost) {
 		return nil // resolved, or being resolved, by another process
 	}

@@ -67,7 +67,7 @@ type Config struct {
 	// Owner names this process in claims and roles (default: a random name).
 	Owner string
 	// ClaimTimeout bounds a gateway call and the commit that follows it, on a context
-	// detached from the customer's or client's request; a claim older than twice that is
+	// detached from the customer's or client's request; a claim older than three times that is
 	// stale and resolved by any process (default DefaultClaimTimeout).
 	ClaimTimeout time.Duration
 }

@@ -35,7 +35,7 @@ type options struct {
 	allowPrivate   bool
 	perDestination int
 	leaseTTL       time.Duration // delivery leases (another process takes over after it)
-	claimTimeout   time.Duration // gateway call + commit bound; claims stale after twice it
+	claimTimeout   time.Duration // gateway call + commit bound; claims stale after three times it
 	logFormat      string
 	logLevel       string
 	cpuProfile     string
@@ -117,7 +117,7 @@ func parseOptions(name string, args []string, stderr io.Writer) (*options, error
 		return nil, err
 	}
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", lease, "how long a delivery lease holds without renewal; after a process dies, others take its notifications over after this (PAYHOOK_LEASE_TTL)")
-	fs.DurationVar(&o.claimTimeout, "claim-timeout", claim, "bound of a gateway call and the commit after it; a payment or refund cut off is resolved from the gateway's record after twice this (PAYHOOK_CLAIM_TIMEOUT)")
+	fs.DurationVar(&o.claimTimeout, "claim-timeout", claim, "bound of a gateway call and the commit after it; a payment or refund cut off is resolved from the gateway's record after three times this (PAYHOOK_CLAIM_TIMEOUT)")
 	fs.StringVar(&o.logFormat, "log-format", envString("PAYHOOK_LOG_FORMAT", "text"), "log format: text or json (PAYHOOK_LOG_FORMAT)")
 	fs.StringVar(&o.logLevel, "log-level", envString("PAYHOOK_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PAYHOOK_LOG_LEVEL)")
 	fs.StringVar(&o.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")

@@ -91,7 +91,8 @@ func (g *Gateway) Pay(ctx context.Context, r gateway.PaymentRequest) (gateway.Pa
 		Kind: g.operation, Amount: r.Amount, Currency: r.Currency, Success: out.Result == payhook.ResultSuccess,
 		Result: encodePayment(out), CreatedAt: time.Now().UTC()})
 	if err != nil {
-		return gateway.PaymentResult{}, fmt.Errorf("sandbox ledger: %w", err)
+		// Not recorded: the sandbox did nothing.
+		return gateway.PaymentResult{}, fmt.Errorf("sandbox ledger: %w (%w)", err, gateway.ErrNotSent)
 	}
 	if r.Card.Number == CardSlow {
 		select {
@@ -189,7 +190,7 @@ func (g *Gateway) Operate(ctx context.Context, op string, r gateway.OperationReq
 	rec, err := g.ledger.RecordGatewayCall(ctx, &payhook.GatewayCall{Reference: r.ReferenceNumber, SessionID: r.SessionID,
 		Kind: op, Amount: r.Amount, Currency: r.Currency, Success: out.Success, Result: b, CreatedAt: time.Now().UTC()})
 	if err != nil {
-		return gateway.OperationResult{}, fmt.Errorf("sandbox ledger: %w", err)
+		return gateway.OperationResult{}, fmt.Errorf("sandbox ledger: %w (%w)", err, gateway.ErrNotSent)
 	}
 	return decodeOperation(rec.Result)
 }
