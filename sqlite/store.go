@@ -163,7 +163,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // Migrate applies pending migrations to the database at path and reports how many ran.
+// Like Open, it refuses a file a running payhook process holds (which migrates at start).
 func Migrate(ctx context.Context, path string) (int, error) {
+	lock, err := lockFile(path)
+	if err != nil {
+		return 0, err
+	}
+	defer lock.release()
 	db, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return 0, err

@@ -210,7 +210,7 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case payhook.EUNAVAILABLE:
 		s.log.Error("page failed: the database cannot take writes", "method", r.Method, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, "We cannot record payments right now. If your card was charged, the payment will be recorded as soon as we can; please try again in a few minutes.", http.StatusServiceUnavailable)
+		http.Error(w, payhook.ErrorMessage(err), http.StatusServiceUnavailable)
 	default:
 		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
