@@ -127,9 +127,6 @@ func (e *Engine) lease() payhook.Lease {
 	return payhook.Lease{Owner: e.cfg.Owner, Until: e.cfg.Clock.Now().Add(e.cfg.LeaseTTL)}
 }
 
-// Owner names this engine's process in leases.
-func (e *Engine) Owner() string { return e.cfg.Owner }
-
 // Start sweeps the database now and then every SweepInterval (or when woken) until
 // Shutdown, and renews this process's leases every LeaseTTL/3.
 func (e *Engine) Start() {
@@ -191,13 +188,7 @@ func (e *Engine) sweep() {
 		if room <= 0 {
 			return
 		}
-		st, err := e.cfg.Settings(e.ctx)
-		if err != nil {
-			e.cfg.Logger.Error("sweep: load settings", "err", err)
-			return
-		}
 		batch := min(room, 500)
-		_ = st
 		notes, err := e.cfg.Store.ClaimDue(e.ctx, e.cfg.Clock.Now(), e.lease(), batch)
 		if err != nil {
 			if e.ctx.Err() == nil {

@@ -389,6 +389,3 @@ func (s *Service) Ready(ctx context.Context) error {
 	}
 	return s.store.PingWrite(ctx)
 }
-
-// Owner names this process in claims and roles.
-func (s *Service) Owner() string { return s.owner }
