@@ -103,9 +103,9 @@ func (s *Store) UpdateUser(ctx context.Context, u *payhook.User, keepSession str
 		if _, err := conn.Exec(ctx, `SELECT id FROM users WHERE role = 'admin' AND deactivated_at = 0 ORDER BY id FOR UPDATE`); err != nil {
 			return wrap("lock admins", err)
 		}
-		var oldHash string
+		var oldHash, oldRole string
 		var oldDeactivated int64
-		err := conn.QueryRow(ctx, `SELECT password_hash, deactivated_at FROM users WHERE id = $1 FOR UPDATE`, u.ID).Scan(&oldHash, &oldDeactivated)
+		err := conn.QueryRow(ctx, `SELECT password_hash, deactivated_at, role FROM users WHERE id = $1 FOR UPDATE`, u.ID).Scan(&oldHash, &oldDeactivated, &oldRole)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return payhook.Errorf(payhook.ENOTFOUND, "no such user")
 		}
@@ -120,7 +120,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *payhook.User, keepSession str
 		if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE role = 'admin' AND deactivated_at = 0`).Scan(&admins); err != nil {
 			return wrap("count admins", err)
 		}
-		if admins == 0 {
+		if admins == 0 && lostAdmin(oldRole, oldDeactivated, u) {
 			return payhook.Errorf(payhook.ECONFLICT, "At least one active admin must remain: make another user an admin first.")
 		}
 		if oldHash != u.PasswordHash || (oldDeactivated == 0 && !u.DeactivatedAt.IsZero()) {
@@ -266,4 +266,11 @@ func (s *Store) ListAudit(ctx context.Context, f payhook.AuditFilter) ([]payhook
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// lostAdmin reports whether an update takes an active admin away: the user was one
+// (role and deactivation as stored before) and is not after.
+func lostAdmin(oldRole string, oldDeactivated int64, u *payhook.User) bool {
+	was := oldRole == string(payhook.RoleAdmin) && oldDeactivated == 0
+	return was && !(userRole(u) == payhook.RoleAdmin && u.DeactivatedAt.IsZero())
 }

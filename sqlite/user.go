@@ -78,9 +78,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]*payhook.User, error) {
 // payhook.Store. The single writer serializes it with every other change.
 func (s *Store) UpdateUser(ctx context.Context, u *payhook.User, keepSession string) error {
 	return s.do(ctx, func(w *writer) error {
-		var oldHash string
+		var oldHash, oldRole string
 		var oldDeactivated int64
-		err := w.queryRow(`SELECT password_hash, deactivated_at FROM users WHERE id = ?`, u.ID).Scan(&oldHash, &oldDeactivated)
+		err := w.queryRow(`SELECT password_hash, deactivated_at, role FROM users WHERE id = ?`, u.ID).Scan(&oldHash, &oldDeactivated, &oldRole)
 		if errors.Is(err, sql.ErrNoRows) {
 			return payhook.Errorf(payhook.ENOTFOUND, "no such user")
 		}
@@ -95,7 +95,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *payhook.User, keepSession str
 		if err := w.queryRow(`SELECT COUNT(*) FROM users WHERE role = 'admin' AND deactivated_at = 0`).Scan(&admins); err != nil {
 			return fmt.Errorf("count admins: %w", err)
 		}
-		if admins == 0 {
+		if admins == 0 && lostAdmin(oldRole, oldDeactivated, u) {
 			return payhook.Errorf(payhook.ECONFLICT, "At least one active admin must remain: make another user an admin first.")
 		}
 		if oldHash != u.PasswordHash || (oldDeactivated == 0 && !u.DeactivatedAt.IsZero()) {
@@ -277,4 +277,11 @@ func (s *Store) ListTransactions(ctx context.Context, f payhook.TransactionFilte
 	list, err := s.transactions(ctx, `SELECT doc FROM transactions`+where+` ORDER BY created_at DESC, session_id LIMIT ? OFFSET ?`,
 		append(args, limit, f.Offset)...)
 	return list, total, err
+}
+
+// lostAdmin reports whether an update takes an active admin away: the user was one
+// (role and deactivation as stored before) and is not after.
+func lostAdmin(oldRole string, oldDeactivated int64, u *payhook.User) bool {
+	was := oldRole == string(payhook.RoleAdmin) && oldDeactivated == 0
+	return was && !(userRole(u) == payhook.RoleAdmin && u.DeactivatedAt.IsZero())
 }

@@ -264,10 +264,22 @@ func testUserAdministration(t *testing.T, h Harness) {
 		require.NoError(t, err)
 		requireSameUser(t, ada, got)
 
+		viewer.FirstName = "Vera"
+		require.NoError(t, s.UpdateUser(ctx, viewer, ""), "a change to a non-admin is not refused for want of an admin")
 		viewer.Role = payhook.RoleAdmin
 		require.NoError(t, s.UpdateUser(ctx, viewer, ""))
 		require.NoError(t, s.UpdateUser(ctx, &demoted, ""), "with another admin, the first may be demoted")
 		requireCode(t, payhook.ENOTFOUND, s.UpdateUser(ctx, &payhook.User{ID: ada.ID + 100, Role: payhook.RoleViewer}, ""))
+	})
+
+	t.Run("WithoutAnyAdminOthersCanStillChange", func(t *testing.T) {
+		t.Parallel()
+		s := h.Open(t)
+		vera := newUser("vera@merchant.example")
+		vera.Role = payhook.RoleViewer
+		require.NoError(t, s.CreateUser(t.Context(), vera))
+		vera.PasswordHash = "$2a$10$anotherhashanotherhashanotherhashanotherhashanotherhas"
+		require.NoError(t, s.UpdateUser(t.Context(), vera, ""), "no admin was there to lose")
 	})
 
 	t.Run("TwoAdminsDemotingEachOtherAtOnceLeaveOne", func(t *testing.T) {
