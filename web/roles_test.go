@@ -405,3 +405,33 @@ func TestAudit_FiltersAndCSVExport(t *testing.T) {
 	viewer := signInAs(t, env, "viewer@shop.example", payhook.RoleViewer)
 	require.Equal(t, http.StatusForbidden, viewer.get("/dashboard/audit.csv").Code)
 }
+
+func TestAudit_RecordsNotifyAgainAndResends(t *testing.T) {
+	t.Parallel()
+	rc := phtest.NewReceiver(t)
+	env := setupWebhooks(t, nil)
+	sid := paidCheckout(t, env, rc, nil)
+	note := onlyNotification(t, env, sid)
+	ops := signInAs(t, env, "operator@shop.example", payhook.RoleOperator)
+	require.Equal(t, http.StatusSeeOther, ops.post(transactionPage(sid)+"/notify", nil).Code)
+	waitRequests(t, 2, rc.Requests)
+
+	code, body := basicDo(t, env, "operator@shop.example", "POST", "/b/webhook/v1/notifications/"+note.ID+"/resend/", nil)
+	require.Equal(t, http.StatusAccepted, code, "%s", body)
+	waitRequests(t, 3, rc.Requests)
+	code, body = basicDo(t, env, "operator@shop.example", "POST", "/b/webhook/v1/notifications/resend/?session_id="+sid+"&status=delivered", nil)
+	require.Equal(t, http.StatusAccepted, code, "%s", body)
+	// The API key's re-sends are the merchant's server at work: not in the audit log.
+	env.JSON("POST", "/b/webhook/v1/notifications/"+note.ID+"/resend/", nil, http.StatusAccepted)
+
+	entries, _, err := env.Service.AuditLog(context.Background(), payhook.AuditFilter{Actor: "operator@shop.example"})
+	require.NoError(t, err)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Action)
+	}
+	require.Equal(t, []string{"notification.resend_bulk", "notification.resend", "transaction.notify_again", "sign_in"}, got)
+	require.Contains(t, entries[0].Detail, "queued; filter: session_id="+sid+", status=delivered")
+	require.Equal(t, note.ID+" to "+rc.URL+" (session "+sid+")", entries[1].Detail)
+	require.Contains(t, entries[2].Detail, "session "+sid)
+}
