@@ -137,7 +137,7 @@ func (s *Server) dashboard(h func(w http.ResponseWriter, r *http.Request, d *das
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil {
-				http.Error(w, "Bad form.", http.StatusBadRequest)
+				formReadError(w, err)
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get(csrfField)), []byte(ss.CSRFToken)) != 1 {
@@ -147,6 +147,14 @@ func (s *Server) dashboard(h func(w http.ResponseWriter, r *http.Request, d *das
 		}
 		ctx := service.WithInitiator(service.WithActor(r.Context(), u.Email), u.Initiator())
 		d := &dash{User: u, CSRF: ss.CSRFToken}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// Input rules: invalid UTF-8 or NUL in any field is refused before the
+			// handler sees the form, so nothing is stored altered.
+			if err := checkForm(r.Form); err != nil {
+				s.dashError(w, r, payhook.Errorf(payhook.EINVALID, "%s", formError(err)), d)
+				return
+			}
+		}
 		if err := h(w, r.WithContext(ctx), d); err != nil {
 			s.dashError(w, r, err, d)
 		}
@@ -200,7 +208,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // loginSubmit signs in: CSRF (double submit), throttle, password check, session cookie.
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Bad form.", http.StatusBadRequest)
+		formReadError(w, err)
 		return
 	}
 	c, err := r.Cookie(loginCSRFCookie)
@@ -209,6 +217,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, next := r.PostForm.Get("email"), safeNext(r.PostForm.Get("next"))
+	if err := checkForm(r.Form); err != nil {
+		s.renderDash(w, http.StatusBadRequest, "dash_login", &dashView{Title: "Sign in", CSRF: c.Value, Problem: formError(err),
+			Data: loginData{Next: next}})
+		return
+	}
 	token, ss, _, err := s.svc.SignIn(r.Context(), email, r.PostForm.Get("password"), clientAddr(r))
 	if err != nil {
 		code := http.StatusUnauthorized

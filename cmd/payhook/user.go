@@ -20,25 +20,15 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: payhook user create --email EMAIL [--database FILE]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD)")
 		return 2
 	}
-	var email string
-	rest := []string{}
-	for i := 1; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "--email" && i+1 < len(args):
-			email = args[i+1]
-			i++
-		case strings.HasPrefix(a, "--email="):
-			email = strings.TrimPrefix(a, "--email=")
-		default:
-			rest = append(rest, a)
-		}
-	}
-	if email == "" {
-		email = os.Getenv("PAYHOOK_ADMIN_EMAIL")
-	}
-	o, err := parseOptions("user create", rest, stderr)
-	if err != nil {
+	fs := newFlagSet("user create", "--email EMAIL [--database FILE|URL]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD)", stderr)
+	var email, database string
+	fs.StringVar(&email, "email", os.Getenv("PAYHOOK_ADMIN_EMAIL"), "the user's email, their sign-in name (PAYHOOK_ADMIN_EMAIL)")
+	dbFlag(fs, &database)
+	if err := fs.Parse(args[1:]); err != nil {
 		return usageExit(err, stderr)
+	}
+	if fs.NArg() > 0 {
+		return usageExit(fmt.Errorf("unexpected argument %q", fs.Arg(0)), stderr)
 	}
 	if email == "" {
 		fmt.Fprintln(stderr, "payhook user create: --email is required")
@@ -54,7 +44,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		password = strings.TrimRight(line, "\r\n")
 	}
 	ctx := context.Background()
-	store, _, err := app.OpenStore(ctx, o.database)
+	store, _, err := app.OpenStore(ctx, database)
 	if err != nil {
 		fmt.Fprintf(stderr, "payhook user create: %v\n", err)
 		return 1
