@@ -267,6 +267,7 @@ func (sc *jsonScanner) str() (s string, problem string, err error) {
 			return out.String(), problem, nil
 		case c == 0:
 			note(msgNUL)
+			out.WriteString(`\u0000`)
 			sc.i++
 		case c < 0x20:
 			return "", "", errSyntax // a raw control character: the decoder names it
@@ -289,6 +290,7 @@ func (sc *jsonScanner) str() (s string, problem string, err error) {
 				switch {
 				case r == 0:
 					note(msgNUL)
+					out.WriteString(`\u0000`)
 				case utf16.IsSurrogate(r):
 					low := rune(-1)
 					if r < 0xDC00 && sc.i+1 < len(sc.b) && sc.b[sc.i] == '\\' && sc.b[sc.i+1] == 'u' {
