@@ -2,8 +2,8 @@ package web_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +24,6 @@ import (
 
 // Input rules: invalid UTF-8, NUL and duplicate keys are a 400 naming the field, and
 // nothing is stored; request bodies are bounded in time and in number.
-
 
 // checkoutBody is a valid checkout request with extra JSON spliced in as its last fields.
 func checkoutBody(more string) string {
