@@ -179,6 +179,7 @@ func TestEachCommandsHelpListsItsOwnFlags(t *testing.T) {
 		{[]string{"serve", "-h"}, serveOnly, []string{"-email", "-scenario"}, "Usage: payhook serve"},
 		{[]string{"migrate", "-h"}, []string{"-database"}, append(serveOnly, "-email"), "Usage: payhook migrate"},
 		{[]string{"user", "create", "-h"}, []string{"-email", "-database"}, serveOnly, "Usage: payhook user create"},
+		{[]string{"user", "-h"}, nil, serveOnly, "Usage: payhook user create"},
 		{[]string{"sign", "-h"}, []string{"-key", "-version"}, append(serveOnly, "-database"), "payhook sign"},
 		{[]string{"verify", "-h"}, []string{"-key"}, append(serveOnly, "-database", "-version"), "payhook verify"},
 		{[]string{"bench", "-h"}, []string{"-scenario", "-runs"}, []string{"-smtp-url", "-log-level", "-email"}, "payhook bench"},

@@ -16,8 +16,13 @@ import (
 // PAYHOOK_ADMIN_PASSWORD or the first line of standard input, never from a flag (flags
 // show in process lists).
 func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	const usage = "Usage: payhook user create --email EMAIL [--database FILE|URL]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD)\n\nRun \"payhook user create -h\" for its flags."
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: payhook user create --email EMAIL [--database FILE]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD)")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	fs := newFlagSet("user create", "--email EMAIL [--database FILE|URL]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD)", stderr)
