@@ -73,6 +73,11 @@ func (sc *jsonScanner) fail(field, msg string) error {
 	if field == "" {
 		field = "non_field_errors"
 	}
+	for _, m := range sc.fe[field] {
+		if m == msg {
+			return nil // a key given three times is named once
+		}
+	}
 	sc.fe.Add(field, "%s", msg)
 	sc.n++
 	if sc.n >= maxStrictErrors {
