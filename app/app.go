@@ -52,6 +52,11 @@ type Config struct {
 	// (due notifications), ExpiryInterval (expired checkouts) and RecoveryInterval
 	// (stale claims): defaults suit production; tests scale them down.
 	LeaseTTL, ClaimTimeout, SweepInterval, ExpiryInterval, RecoveryInterval time.Duration
+	// BodyTimeout bounds how long a request body may take to arrive (default
+	// web.DefaultBodyTimeout); MaxBodyReads bounds the bodies read at once (default
+	// web.DefaultMaxBodyReads). Tests scale the timeout down.
+	BodyTimeout  time.Duration
+	MaxBodyReads int
 	// OnFinished, when set, is called after the error mailer when a notification's round
 	// ends delivered or failed (tests watch deliveries end).
 	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
@@ -198,7 +203,8 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 	if a.Mailer != nil {
 		a.Metrics.MustRegister(mail.Collectors(a.Mailer)...)
 	}
-	h, err := web.New(web.Config{Service: svc, Logger: log, Metrics: a.Metrics})
+	h, err := web.New(web.Config{Service: svc, Logger: log, Metrics: a.Metrics,
+		BodyTimeout: c.BodyTimeout, MaxBodyReads: c.MaxBodyReads})
 	if err != nil {
 		return err
 	}
@@ -221,9 +227,17 @@ func (a *App) Start() {
 	go func() { defer a.loops.Done(); a.Service.RunRecovery(ctx, a.Config.RecoveryInterval) }()
 }
 
+// ReadHeaderTimeout bounds how long a request's headers may take to arrive.
+const ReadHeaderTimeout = 10 * time.Second
+
 // Serve serves HTTP on ln until Shutdown (http.ErrServerClosed is not an error).
+//
+// Headers must arrive within ReadHeaderTimeout; the body's bound (Config.BodyTimeout) is
+// set per request by the web handler, which also caps the bodies read at once. There is
+// no write timeout: a payment's answer waits for the merchant's webhook, whose worst case
+// (timeout × attempts + backoff) can be minutes.
 func (a *App) Serve(ln net.Listener) error {
-	a.srv = &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+	a.srv = &http.Server{Handler: a.Handler, ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(a.Config.Logger.Handler(), slog.LevelWarn)}
 	if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err

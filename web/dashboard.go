@@ -159,7 +159,7 @@ func (s *Server) dashboard(need payhook.Role, h dashHandler) http.HandlerFunc {
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseForm(); err != nil {
-				http.Error(w, "Bad form.", http.StatusBadRequest)
+				formReadError(w, err)
 				return
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostForm.Get(csrfField)), []byte(ss.CSRFToken)) != 1 {
@@ -174,6 +174,14 @@ func (s *Server) dashboard(need payhook.Role, h dashHandler) http.HandlerFunc {
 			return
 		}
 		ctx := service.WithInitiator(service.WithActor(r.Context(), u.Email), u.Initiator())
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// Input rules: invalid UTF-8 or NUL in any field is refused before the
+			// handler sees the form, so nothing is stored altered.
+			if err := checkForm(r.Form); err != nil {
+				s.dashError(w, r, payhook.Errorf(payhook.EINVALID, "%s", formError(err)), d)
+				return
+			}
+		}
 		if err := h(w, r.WithContext(ctx), d); err != nil {
 			s.dashError(w, r, err, d)
 		}
@@ -227,7 +235,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // loginSubmit signs in: CSRF (double submit), throttle, password check, session cookie.
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Bad form.", http.StatusBadRequest)
+		formReadError(w, err)
 		return
 	}
 	c, err := r.Cookie(loginCSRFCookie)
@@ -236,6 +244,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, next := r.PostForm.Get("email"), safeNext(r.PostForm.Get("next"))
+	if err := checkForm(r.Form); err != nil {
+		s.renderDash(w, http.StatusBadRequest, "dash_login", &dashView{Title: "Sign in", CSRF: c.Value, Problem: formError(err),
+			Data: loginData{Next: next}})
+		return
+	}
 	token, ss, _, err := s.svc.SignIn(r.Context(), email, r.PostForm.Get("password"), clientAddr(r))
 	if err != nil {
 		code := http.StatusUnauthorized

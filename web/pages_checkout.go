@@ -112,12 +112,11 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
 // where the merchant's answer says, with a 303.
 func (s *Server) checkoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, "Request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "Bad form", http.StatusBadRequest)
+		formReadError(w, err)
+		return
+	}
+	if err := checkForm(r.Form); err != nil {
+		s.checkoutFormRefused(w, r, err)
 		return
 	}
 	id := sessionID(r)
@@ -164,6 +163,25 @@ func (s *Server) checkoutSubmit(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.pageError(w, r, err)
 	}
+}
+
+// checkoutFormRefused shows the checkout page again, 400, with the fields that break the
+// input rules (invalid UTF-8, NUL) named; nothing was paid nor stored.
+func (s *Server) checkoutFormRefused(w http.ResponseWriter, r *http.Request, err error) {
+	t, terr := s.svc.Transaction(r.Context(), sessionID(r))
+	if terr != nil {
+		s.pageError(w, r, terr)
+		return
+	}
+	v := s.checkoutView(r, t)
+	var e *payhook.Error
+	if errors.As(err, &e) {
+		for f, msgs := range e.Fields {
+			v.Errors[f] = strings.Join(msgs, " ")
+		}
+	}
+	v.Problem = formError(err)
+	s.render(w, s.pages.checkout, http.StatusBadRequest, v)
 }
 
 type summaryView struct {

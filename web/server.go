@@ -34,6 +34,7 @@ type Server struct {
 	pages     *pages
 	dashPages dashPages
 	rules     []RouteRule // every authenticated route and its role, for Rules
+	bodies    *bodyGuard
 }
 
 // Config configures a server.
@@ -42,6 +43,12 @@ type Config struct {
 	Logger  *slog.Logger
 	// Metrics is the registry /metrics serves; collectors of other packages go in it.
 	Metrics *prometheus.Registry
+	// BodyTimeout bounds how long a request body may take to arrive whole (default
+	// DefaultBodyTimeout); a body still arriving then is cut off with a 408.
+	BodyTimeout time.Duration
+	// MaxBodyReads bounds the request bodies read at once (default DefaultMaxBodyReads);
+	// a request with a body beyond it is a 503 with Retry-After.
+	MaxBodyReads int
 }
 
 // New returns a server with every route registered.
@@ -60,7 +67,8 @@ func New(c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: c.Service, log: c.Logger, mux: http.NewServeMux(), metrics: c.Metrics, pages: p, dashPages: dp}
+	s := &Server{svc: c.Service, log: c.Logger, mux: http.NewServeMux(), metrics: c.Metrics, pages: p, dashPages: dp,
+		bodies: newBodyGuard(c.BodyTimeout, c.MaxBodyReads)}
 	s.routes()
 	return s, nil
 }
@@ -155,7 +163,13 @@ func (s *Server) routes() {
 }
 
 // ServeHTTP implements http.Handler. Unrouted requests get Ottu's {"detail"} shape.
+// Request bodies are bounded in size, in time and in how many are read at once.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.bodies.wrap(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		rec := &statusRecorder{header: http.Header{}}
@@ -271,6 +285,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeDetail(w, http.StatusRequestEntityTooLarge, "Request body is larger than 1 MiB.")
 		return
 	}
+	if errors.Is(err, errBodyTimeout) {
+		w.Header().Set("Connection", "close")
+		writeDetail(w, http.StatusRequestTimeout, "The request body did not arrive in time ("+s.bodies.timeout.String()+"); send it again.")
+		return
+	}
 	var e *payhook.Error
 	if !errors.As(err, &e) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -323,7 +342,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // decodeObject reads a JSON object body into its fields, with Ottu-style errors for a
-// body that is too large, malformed, or not an object.
+// body that is too large, malformed, not an object, or breaks the input rules (invalid
+// UTF-8, NUL, duplicate keys at any depth: checkJSON).
 func decodeObject(r *http.Request) (map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -331,6 +351,9 @@ func decodeObject(r *http.Request) (map[string]json.RawMessage, error) {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, payhook.Errorf(payhook.EINVALID, "Request body is empty: send a JSON object.")
+	}
+	if err := checkJSON(body); err != nil {
+		return nil, err
 	}
 	var m map[string]json.RawMessage
 	d := json.NewDecoder(bytes.NewReader(body))

@@ -6,6 +6,7 @@
 //	payhook verify    check a payload's signature
 //	payhook bench     measure payments/s and the latency the notification adds
 //	payhook user      create a dashboard user
+//	payhook version   print the version, the revision and the Go version
 //
 // Every flag has a PAYHOOK_* environment twin; run "payhook serve -h" for the list.
 package main
@@ -25,6 +26,7 @@ Usage:
   payhook verify  --key KEY [FILE]
   payhook bench   [flags]   run the end-to-end benchmark against a fresh payhook serve
   payhook user create --email EMAIL [--database …]   create a dashboard user (password on stdin)
+  payhook version           print the version, the revision and the Go version
 
 Run "payhook COMMAND -h" for a command's flags.
 `
@@ -51,6 +53,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runBench(args[1:], stdout, stderr)
 	case "user":
 		return runUser(args[1:], stdin, stdout, stderr)
+	case "version", "--version":
+		return runVersion(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -18,35 +18,25 @@ import (
 // PAYHOOK_ADMIN_PASSWORD or the first line of standard input, never from a flag (flags
 // show in process lists).
 func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	const usage = "Usage: payhook user create --email EMAIL [--role admin|operator|viewer] [--database FILE|URL]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD)\n\nRun \"payhook user create -h\" for its flags."
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: payhook user create --email EMAIL [--role admin|operator|viewer] [--database FILE]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD; role admin when not given)")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	var email string
-	role := string(payhook.RoleAdmin)
-	rest := []string{}
-	for i := 1; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "--email" && i+1 < len(args):
-			email = args[i+1]
-			i++
-		case strings.HasPrefix(a, "--email="):
-			email = strings.TrimPrefix(a, "--email=")
-		case a == "--role" && i+1 < len(args):
-			role = args[i+1]
-			i++
-		case strings.HasPrefix(a, "--role="):
-			role = strings.TrimPrefix(a, "--role=")
-		default:
-			rest = append(rest, a)
-		}
-	}
-	if email == "" {
-		email = os.Getenv("PAYHOOK_ADMIN_EMAIL")
-	}
-	o, err := parseOptions("user create", rest, stderr)
-	if err != nil {
+	fs := newFlagSet("user create", "--email EMAIL [--role admin|operator|viewer] [--database FILE|URL]  (password on stdin or in PAYHOOK_ADMIN_PASSWORD)", stderr)
+	var email, database, role string
+	fs.StringVar(&email, "email", os.Getenv("PAYHOOK_ADMIN_EMAIL"), "the user's email, their sign-in name (PAYHOOK_ADMIN_EMAIL)")
+	fs.StringVar(&role, "role", string(payhook.RoleAdmin), "what the user may do: admin (everything), operator (transactions, operations, re-sends) or viewer (read only)")
+	dbFlag(fs, &database)
+	if err := fs.Parse(args[1:]); err != nil {
 		return usageExit(err, stderr)
+	}
+	if fs.NArg() > 0 {
+		return usageExit(fmt.Errorf("unexpected argument %q", fs.Arg(0)), stderr)
 	}
 	if email == "" {
 		fmt.Fprintln(stderr, "payhook user create: --email is required")
@@ -67,7 +57,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		password = strings.TrimRight(line, "\r\n")
 	}
 	ctx := context.Background()
-	store, _, err := app.OpenStore(ctx, o.database)
+	store, _, err := app.OpenStore(ctx, database)
 	if err != nil {
 		fmt.Fprintf(stderr, "payhook user create: %v\n", err)
 		return 1
