@@ -166,7 +166,7 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 			"The payment could not be confirmed with the payment gateway. Do not pay again: it is being confirmed from the gateway's record, and this checkout will show the outcome in a minute.")
 	}
 	from := t.State
-	applyPayment(t, g, claim.Card, res)
+	applyPayment(t, g, claim, res)
 	out, decider, err := s.settle(cctx, t, from, time.Time{}, claim.ID, true)
 	if errors.Is(err, payhook.ErrClaimLost) {
 		out, decider, err = s.settleLostClaim(cctx, t, g, claim, res)
@@ -229,27 +229,31 @@ func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g
 	if err := s.store.Claim(ctx, &again); err != nil {
 		return &PaymentOutcome{Transaction: t}, nil, err
 	}
-	applyPayment(cur, g, lost.Card, res)
+	applyPayment(cur, g, lost, res)
 	return s.settle(ctx, cur, again.From[0], time.Time{}, again.ID, true)
 }
 
-// applyPayment sets a gateway's payment outcome on t.
-func applyPayment(t *payhook.Transaction, g gateway.Gateway, card *payhook.Card, res gateway.PaymentResult) {
+// applyPayment sets a gateway's answer to the try made under claim on t, and records
+// the try. A declined or errored try is not final (SPEC §7): the transaction becomes
+// attempted, and the customer may pay again on the same page.
+func applyPayment(t *payhook.Transaction, g gateway.Gateway, claim *payhook.Claim, res gateway.PaymentResult) {
 	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
 	t.GatewayResponse, t.Result, t.Message = res.Response, res.Result, res.Message
-	t.Card = card
+	t.Card = claim.Card
 	switch res.Result {
 	case payhook.ResultSuccess:
 		if g.Operation() == gateway.OperationAuthorize {
-			t.State = payhook.StateAuthorized
+			t.State, t.AuthorizedAmount = payhook.StateAuthorized, t.Amount
 		} else {
 			t.State, t.PaidAmount = payhook.StatePaid, t.Amount
 		}
 	case payhook.ResultCanceled:
 		t.State = payhook.StateCanceled
-	default: // failed, error
-		t.State = payhook.StateFailed
+	default: // failed, error: the customer may try again
+		t.State = payhook.StateAttempted
 	}
+	t.AddTry(payhook.Try{Reference: claim.ID, At: claim.CreatedAt.UTC(), PGCode: g.Code(), Card: claim.Card,
+		Result: res.Result, Message: res.Message})
 }
 
 // Cancel records that the customer canceled on the checkout page, and notifies like Pay.
@@ -330,17 +334,23 @@ func (s *Service) awaitDecider(ctx context.Context, out *PaymentOutcome, decider
 	return out
 }
 
-// notifications renders a payload once and makes one notification per recipient.
+// notifications renders a payload once and makes one notification per recipient. The
+// delivery log's reference_number is the payload's own (an operation's is the child's,
+// so that the merchant finds in the log the reference received), else t's.
 func (s *Service) notifications(kind payhook.Kind, t *payhook.Transaction, rs []payhook.Recipient, tree map[string]any, st payhook.Settings) ([]*payhook.Notification, error) {
 	body, ct, err := payload.Encode(tree, st)
 	if err != nil {
 		return nil, err
 	}
+	ref, _ := tree["reference_number"].(string)
+	if ref == "" {
+		ref = t.ReferenceNumber
+	}
 	now := s.clock.Now().UTC()
 	out := make([]*payhook.Notification, len(rs))
 	for i, r := range rs {
 		n := &payhook.Notification{ID: payhook.NewNotificationID(), Kind: kind, SessionID: t.SessionID,
-			ReferenceNumber: t.ReferenceNumber, URL: r.URL, Status: payhook.StatusPending, Reason: r.Reason,
+			ReferenceNumber: ref, URL: r.URL, Status: payhook.StatusPending, Reason: r.Reason,
 			RedirectDecider: r.RedirectDecider, CreatedAt: now, UpdatedAt: now, Body: body, ContentType: ct,
 			NextAttemptAt: now}
 		if r.Reason != "" {

@@ -79,9 +79,33 @@ func sessionID(r *http.Request) string {
 
 type checkoutView struct {
 	Title, Amount, Action, Summary, Problem, PGCode, Expiry, Holder string
-	T                                                               *payhook.Transaction
-	Open, Sandbox                                                   bool
-	Errors                                                          map[string]string
+	// Previous says that the latest try was declined or failed (the form is shown again).
+	Previous      string
+	T             *payhook.Transaction
+	Open, Sandbox bool
+	Errors        map[string]string
+}
+
+// previousTry tells the customer, on the checkout page opened again, that the latest try
+// did not go through and that they may try again ("" when there was none).
+func previousTry(t *payhook.Transaction) string {
+	if t.State != payhook.StateAttempted || len(t.Tries) == 0 {
+		return ""
+	}
+	last := t.Tries[len(t.Tries)-1]
+	what := "was declined"
+	if last.Result == payhook.ResultError {
+		what = "failed with a gateway error"
+	}
+	card := ""
+	if last.Card != nil {
+		card = " with card " + last.Card.Masked
+	}
+	msg := "Your previous payment try" + card + " " + what
+	if last.Message != "" {
+		msg += " (" + last.Message + ")"
+	}
+	return msg + ". Nothing was charged: you can try again, with another card if you like."
 }
 
 func (s *Server) checkoutView(r *http.Request, t *payhook.Transaction) *checkoutView {
@@ -90,6 +114,9 @@ func (s *Server) checkoutView(r *http.Request, t *payhook.Transaction) *checkout
 		Sandbox: t.Sandbox, Errors: map[string]string{}, PGCode: r.URL.Query().Get("pg_code")}
 	if v.PGCode == "" && len(t.PGCodes) > 0 {
 		v.PGCode = t.PGCodes[0]
+	}
+	if v.Open {
+		v.Previous = previousTry(t)
 	}
 	return v
 }
@@ -186,8 +213,13 @@ func (s *Server) summaryPage(w http.ResponseWriter, r *http.Request) {
 		v.Headline, v.Tone = "Payment successful", "good"
 	case payhook.StateAuthorized:
 		v.Headline, v.Tone = "Payment authorized", "good"
-	case payhook.StateFailed, payhook.StateAttempted:
+	case payhook.StateFailed:
 		v.Headline, v.Tone = "Payment failed", "bad"
+	case payhook.StateAttempted:
+		v.Headline, v.Tone = "Payment not completed: you can try again", "bad"
+		if t.Result == payhook.ResultFailed {
+			v.Headline = "Payment declined: you can try again"
+		}
 	case payhook.StateCanceled:
 		v.Headline, v.Tone = "Payment canceled", "neutral"
 	case payhook.StateExpired:
