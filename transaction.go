@@ -161,6 +161,22 @@ type Try struct {
 	Card      *Card     `json:"card,omitempty"`
 	Result    Result    `json:"result"`
 	Message   string    `json:"message,omitempty"`
+	// Token is the checkout form's try_token, when the form sent one: the same form
+	// submitted again (a double click, a reload) is answered without a new try.
+	Token string `json:"token,omitempty"`
+}
+
+// TryByToken returns the recorded try that the form with that try_token made, if any.
+func (t *Transaction) TryByToken(token string) (Try, bool) {
+	if token == "" {
+		return Try{}, false
+	}
+	for _, x := range t.Tries {
+		if x.Token == token {
+			return x, true
+		}
+	}
+	return Try{}, false
 }
 
 // AddTry records a try, once per reference (recording the same try again changes nothing).

@@ -119,7 +119,35 @@ func (s *Service) payable(ctx context.Context, sessionID string) (*payhook.Trans
 // claim is held only from the read to the commit, never while the merchant answers.
 // The delivery goes on if ctx ends first; the redirect is then the summary page.
 func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gateway.Card) (*PaymentOutcome, error) {
+	return s.PayForm(ctx, sessionID, pgCode, "", card)
+}
+
+// maxTryToken bounds the checkout form's try_token.
+const maxTryToken = 64
+
+// PayForm is Pay for the checkout form, whose hidden try_token (token, "" when the form
+// sent none) identifies one submission: the same submission again (a double click, a
+// reloaded POST) makes no new try; it is answered with the summary page, whatever the
+// first one's outcome. Without a token every submission is a try of its own (a paid
+// checkout still refuses it).
+func (s *Service) PayForm(ctx context.Context, sessionID, pgCode, token string, card gateway.Card) (*PaymentOutcome, error) {
 	unlock := sync.OnceFunc(s.lockSession(sessionID)) // an optimisation: the claim below is the guarantee
+	if token != "" {
+		cur, err := s.store.TransactionHead(ctx, sessionID)
+		if err != nil {
+			unlock()
+			return &PaymentOutcome{Transaction: cur}, err
+		}
+		if len(token) > maxTryToken {
+			unlock()
+			return &PaymentOutcome{Transaction: cur}, &payhook.Error{Code: payhook.EINVALID, Message: "invalid input",
+				Fields: map[string][]string{"try_token": {fmt.Sprintf("At most %d characters: reload the page.", maxTryToken)}}}
+		}
+		if _, done := cur.TryByToken(token); done {
+			unlock()
+			return &PaymentOutcome{Transaction: cur, Redirect: s.SummaryURL(sessionID)}, nil
+		}
+	}
 	t, err := s.payable(ctx, sessionID)
 	if err != nil {
 		unlock()
@@ -166,10 +194,10 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 			"The payment could not be confirmed with the payment gateway. Do not pay again: it is being confirmed from the gateway's record, and this checkout will show the outcome in a minute.")
 	}
 	from := t.State
-	applyPayment(t, g, claim, res)
+	applyPayment(t, g, claim, token, res)
 	out, decider, err := s.settle(cctx, t, from, time.Time{}, claim.ID, true)
 	if errors.Is(err, payhook.ErrClaimLost) {
-		out, decider, err = s.settleLostClaim(cctx, t, g, claim, res)
+		out, decider, err = s.settleLostClaim(cctx, t, g, claim, token, res)
 	}
 	if err != nil {
 		s.log.Error("payment done by the gateway but not recorded yet; it will be recorded from the gateway's record",
@@ -214,7 +242,7 @@ func unrecorded(err error, msg string) error {
 // it, there is nothing to do; when the transaction is still payable (the claim was
 // released: the gateway's record was read before the payment was made), the outcome in
 // hand is recorded under a new claim.
-func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g gateway.Gateway, lost *payhook.Claim, res gateway.PaymentResult) (*PaymentOutcome, <-chan delivery.Result, error) {
+func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g gateway.Gateway, lost *payhook.Claim, token string, res gateway.PaymentResult) (*PaymentOutcome, <-chan delivery.Result, error) {
 	cur, err := s.store.TransactionHead(ctx, t.SessionID)
 	if err != nil {
 		return &PaymentOutcome{Transaction: t}, nil, err
@@ -229,14 +257,14 @@ func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g
 	if err := s.store.Claim(ctx, &again); err != nil {
 		return &PaymentOutcome{Transaction: t}, nil, err
 	}
-	applyPayment(cur, g, lost, res)
+	applyPayment(cur, g, lost, token, res)
 	return s.settle(ctx, cur, again.From[0], time.Time{}, again.ID, true)
 }
 
 // applyPayment sets a gateway's answer to the try made under claim on t, and records
-// the try. A declined or errored try is not final (SPEC §7): the transaction becomes
+// the try (with the form's try_token, "" when unknown). A declined or errored try is not final (SPEC §7): the transaction becomes
 // attempted, and the customer may pay again on the same page.
-func applyPayment(t *payhook.Transaction, g gateway.Gateway, claim *payhook.Claim, res gateway.PaymentResult) {
+func applyPayment(t *payhook.Transaction, g gateway.Gateway, claim *payhook.Claim, token string, res gateway.PaymentResult) {
 	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
 	t.GatewayResponse, t.Result, t.Message = res.Response, res.Result, res.Message
 	t.Card = claim.Card
@@ -253,7 +281,7 @@ func applyPayment(t *payhook.Transaction, g gateway.Gateway, claim *payhook.Clai
 		t.State = payhook.StateAttempted
 	}
 	t.AddTry(payhook.Try{Reference: claim.ID, At: claim.CreatedAt.UTC(), PGCode: g.Code(), Card: claim.Card,
-		Result: res.Result, Message: res.Message})
+		Result: res.Result, Message: res.Message, Token: token})
 }
 
 // Cancel records that the customer canceled on the checkout page, and notifies like Pay.

@@ -80,7 +80,9 @@ func sessionID(r *http.Request) string {
 type checkoutView struct {
 	Title, Amount, Action, Summary, Problem, PGCode, Expiry, Holder string
 	// Previous says that the latest try was declined or failed (the form is shown again).
-	Previous      string
+	Previous string
+	// TryToken identifies this rendering of the form: submitted twice, it makes one try.
+	TryToken      string
 	T             *payhook.Transaction
 	Open, Sandbox bool
 	Errors        map[string]string
@@ -111,7 +113,7 @@ func previousTry(t *payhook.Transaction) string {
 func (s *Server) checkoutView(r *http.Request, t *payhook.Transaction) *checkoutView {
 	v := &checkoutView{Title: "Pay " + t.Amount.Format(t.Currency) + " " + t.Currency, Amount: t.Amount.Format(t.Currency),
 		Action: r.URL.RequestURI(), Summary: s.svc.SummaryURL(t.SessionID), T: t, Open: t.State.Payable(),
-		Sandbox: t.Sandbox, Errors: map[string]string{}, PGCode: r.URL.Query().Get("pg_code")}
+		Sandbox: t.Sandbox, Errors: map[string]string{}, PGCode: r.URL.Query().Get("pg_code"), TryToken: payhook.NewSessionID()}
 	if v.PGCode == "" && len(t.PGCodes) > 0 {
 		v.PGCode = t.PGCodes[0]
 	}
@@ -164,7 +166,7 @@ func (s *Server) checkoutSubmit(w http.ResponseWriter, r *http.Request) {
 			CVV:    strings.TrimSpace(r.PostForm.Get("card_cvv")),
 			Holder: strings.TrimSpace(r.PostForm.Get("card_holder")),
 		}
-		o, err = s.svc.Pay(r.Context(), id, pg, card)
+		o, err = s.svc.PayForm(r.Context(), id, pg, r.PostForm.Get("try_token"), card)
 	}
 	if err == nil {
 		http.Redirect(w, r, o.Redirect, http.StatusSeeOther)
@@ -183,7 +185,7 @@ func (s *Server) checkoutSubmit(w http.ResponseWriter, r *http.Request) {
 		for f, msgs := range e.Fields {
 			v.Errors[f] = strings.Join(msgs, " ")
 		}
-		v.Problem = v.Errors["pg_code"]
+		v.Problem = v.Errors["pg_code"] + v.Errors["try_token"]
 		s.render(w, s.pages.checkout, http.StatusBadRequest, v)
 	case payhook.ECONFLICT:
 		v.Open, v.Problem = false, payhook.ErrorMessage(err)

@@ -261,3 +261,80 @@ func TestPayment_TotalsAfterAuthorizeCaptureVoid(t *testing.T) {
 	operateOK(t, env, map[string]any{"operation": "void", "session_id": voided})
 	require.Equal(t, [4]string{"86.000", "0.000", "0.000", "86.000"}, totals(voided))
 }
+
+// tryToken reads the hidden try_token of a checkout page.
+func tryToken(t *testing.T, page string) string {
+	t.Helper()
+	const mark = `name="try_token" value="`
+	i := strings.Index(page, mark)
+	require.True(t, i >= 0, "the form has a try_token")
+	rest := page[i+len(mark):]
+	tok := rest[:strings.IndexByte(rest, '"')]
+	require.NotEmpty(t, tok)
+	return tok
+}
+
+// The same form submitted twice (a double click, a reloaded POST) makes one try: the
+// repeat lands on the summary page without a gateway call or a notification, after a
+// decline and after an approval alike (never a second charge, never a 409 for one's own
+// payment). Submitted twice at once, it is still one try.
+func TestPayment_SameFormSubmittedTwiceMakesOneTry(t *testing.T) {
+	t.Parallel()
+	env := setupWebhooks(t, nil)
+	rc := phtest.NewReceiver(t)
+	c := checkoutWith(env, rc, nil)
+	sid, checkout := strField(c, "session_id"), strField(c, "checkout_url")
+	form := func(token, number string) url.Values {
+		return url.Values{"card_number": {number}, "card_expiry": {"12/39"}, "card_cvv": {"123"}, "try_token": {token}}
+	}
+
+	_, page := getPage(t, env, checkout)
+	declinedToken := tryToken(t, page)
+	code, loc := env.PostForm(checkout, form(declinedToken, sandbox.CardDeclined))
+	require.Equal(t, http.StatusSeeOther, code)
+	require.NotEqual(t, summaryURL(env, c), loc, "the first submission is decided by the merchant's 200")
+	code, loc = env.PostForm(checkout, form(declinedToken, sandbox.CardDeclined))
+	require.Equal(t, http.StatusSeeOther, code)
+	require.Equal(t, summaryURL(env, c), loc, "the repeat lands on the summary page")
+	_, calls := approvedCharges(t, env, sid)
+	require.Equal(t, 1, calls, "one try reached the gateway")
+	require.Len(t, rc.Requests(), 1, "one notification")
+
+	_, page = getPage(t, env, checkout)
+	paidToken := tryToken(t, page)
+	require.NotEqual(t, declinedToken, paidToken, "each rendering of the form is a new submission")
+	codes := make(chan int, 3)
+	for range 3 {
+		go func() {
+			code, _ := env.PostForm(checkout, form(paidToken, sandbox.CardSuccess))
+			codes <- code
+		}()
+	}
+	for range 3 {
+		require.Equal(t, http.StatusSeeOther, <-codes, "every copy of the paying submission is answered with a redirect")
+	}
+	approved, calls := approvedCharges(t, env, sid)
+	require.Equal(t, 1, approved)
+	require.Equal(t, 2, calls)
+	txn, err := env.Service.Transaction(context.Background(), sid)
+	require.NoError(t, err)
+	require.Equal(t, payhook.StatePaid, txn.State)
+	require.Len(t, txn.Tries, 2)
+	require.Len(t, rc.Requests(), 2)
+
+	// A new submission on the paid checkout (another token, or none) is refused.
+	code, _ = env.PostForm(checkout, form("another-token", sandbox.CardSuccess))
+	require.Equal(t, http.StatusConflict, code)
+	code, _ = env.Pay(checkout, sandbox.CardSuccess)
+	require.Equal(t, http.StatusConflict, code)
+
+	// A token longer than a form ever sends is a field error, and changes nothing.
+	fresh := checkoutWith(env, nil, map[string]any{"order_no": "ORD-2"})
+	resp, err := env.Client.PostForm(strField(fresh, "checkout_url"), form(strings.Repeat("x", 65), sandbox.CardSuccess))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, string(body), "At most 64 characters")
+	require.Equal(t, "created", checkoutState(t, env, strField(fresh, "session_id")))
+}
