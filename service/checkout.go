@@ -107,8 +107,10 @@ func (s *Service) payable(ctx context.Context, sessionID string) (*payhook.Trans
 }
 
 // Pay sends the customer's card to the gateway pgCode (the transaction's first when
-// empty), records the outcome, sends the payment notification and waits for the answer
-// that decides the redirect.
+// empty), records the outcome as a try, sends the payment notification and waits for the
+// answer that decides the redirect. A declined or errored try leaves the transaction
+// attempted and payable: each try runs under its own claim, whose id is its gateway
+// reference.
 //
 // Money-safe order: the intent (a claim on the transaction, with the gateway and what is
 // kept of the card) is stored before the gateway is called, and the gateway call and the
@@ -262,8 +264,9 @@ func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g
 }
 
 // applyPayment sets a gateway's answer to the try made under claim on t, and records
-// the try (with the form's try_token, "" when unknown). A declined or errored try is not final (SPEC §7): the transaction becomes
-// attempted, and the customer may pay again on the same page.
+// the try (with the form's try_token, "" when unknown). A declined or errored try is not
+// final (SPEC §7): the transaction becomes attempted, and the customer may pay again on
+// the same page, under a new claim and so a new gateway reference.
 func applyPayment(t *payhook.Transaction, g gateway.Gateway, claim *payhook.Claim, token string, res gateway.PaymentResult) {
 	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
 	t.GatewayResponse, t.Result, t.Message = res.Response, res.Result, res.Message
