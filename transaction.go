@@ -135,13 +135,78 @@ type Transaction struct {
 	Card            *Card           `json:"card,omitempty"`
 	Sandbox         bool            `json:"sandbox,omitempty"`
 	PaidAmount      Amount          `json:"paid_amount,omitempty"`
-	RefundedAmount  Amount          `json:"refunded_amount,omitempty"`
-	VoidedAmount    Amount          `json:"voided_amount,omitempty"`
+	// AuthorizedAmount is what an authorize-only gateway authorized (0 for a purchase).
+	AuthorizedAmount Amount `json:"authorized_amount,omitempty"`
+	RefundedAmount   Amount `json:"refunded_amount,omitempty"`
+	VoidedAmount     Amount `json:"voided_amount,omitempty"`
+
+	// Tries are the payment tries on the checkout page, oldest first: each card the
+	// gateway answered, declined and errored ones included (a declined try leaves the
+	// transaction attempted, and the customer may try again).
+	Tries []Try `json:"tries,omitempty"`
 
 	// Children are the refunds, captures and voids of the transaction, oldest first.
 	Children []Child `json:"children,omitempty"`
 	// DeletedAt is set when a paid, authorized or cod transaction was deleted (soft).
 	DeletedAt time.Time `json:"deleted_at,omitempty"`
+}
+
+// Try is one payment try on the checkout page: one card sent to the gateway and its answer.
+type Try struct {
+	// Reference is the try's own gateway reference (the claim it ran under): every try
+	// gets a new one, so that the gateway never answers a try with another's outcome.
+	Reference string    `json:"reference"`
+	At        time.Time `json:"at"` // when the try started (its claim was taken)
+	PGCode    string    `json:"pg_code"`
+	Card      *Card     `json:"card,omitempty"`
+	Result    Result    `json:"result"`
+	Message   string    `json:"message,omitempty"`
+	// Token is the checkout form's try_token, when the form sent one: the same form
+	// submitted again (a double click, a reload) is answered without a new try.
+	Token string `json:"token,omitempty"`
+}
+
+// TryByToken returns the recorded try that the form with that try_token made, if any.
+func (t *Transaction) TryByToken(token string) (Try, bool) {
+	if token == "" {
+		return Try{}, false
+	}
+	for _, x := range t.Tries {
+		if x.Token == token {
+			return x, true
+		}
+	}
+	return Try{}, false
+}
+
+// AddTry records a try, once per reference (recording the same try again changes nothing).
+func (t *Transaction) AddTry(try Try) {
+	for _, x := range t.Tries {
+		if x.Reference == try.Reference {
+			return
+		}
+	}
+	t.Tries = append(t.Tries, try)
+}
+
+// TotalAuthorized is what the gateway authorized on the transaction (the payment
+// notification's total_authorized_amount): the amount of a successful authorize, kept
+// after a capture or a void; 0 for a purchase, which is paid at once.
+func (t *Transaction) TotalAuthorized() Amount {
+	if t.AuthorizedAmount > 0 {
+		return t.AuthorizedAmount
+	}
+	// Transactions recorded before AuthorizedAmount existed: an authorized one, or one
+	// whose authorization was voided or captured.
+	if t.State == StateAuthorized {
+		return t.Amount
+	}
+	for _, c := range t.Children {
+		if c.Success && (c.Operation == OpCapture || c.Operation == OpVoid) {
+			return t.Amount
+		}
+	}
+	return t.VoidedAmount
 }
 
 // Operation returns "authorize" when every gateway offered authorizes only, else

@@ -11,11 +11,20 @@ import (
 // void. amount, reference_number and txn are the operation's own; session_id and
 // order_no the parent's.
 func Operation(t *payhook.Transaction, c *payhook.Child, now time.Time) map[string]any {
-	txn := map[string]any{
-		"amount":        c.Amount.Format(t.Currency),
-		"currency_code": t.Currency,
-		"session_id":    c.SessionID,
+	extra := c.Extra
+	if len(extra) == 0 {
+		extra = t.Extra
 	}
+	// txn is the child transaction as seed 002's operation example shows it: with the
+	// customer's email, the extra and the child's own reference_number.
+	txn := map[string]any{
+		"amount":           c.Amount.Format(t.Currency),
+		"currency_code":    t.Currency,
+		"extra":            rawObject(extra),
+		"reference_number": c.ReferenceNumber,
+		"session_id":       c.SessionID,
+	}
+	setIf(txn, "customer_email", t.Customer.Email)
 	if t.OrderNo != "" {
 		txn["order_no"] = t.OrderNo
 	} else {
@@ -27,10 +36,6 @@ func Operation(t *payhook.Transaction, c *payhook.Child, now time.Time) map[stri
 	result := "success"
 	if !c.Success {
 		result = "failed"
-	}
-	extra := c.Extra
-	if len(extra) == 0 {
-		extra = t.Extra
 	}
 	m := map[string]any{
 		"amount":           c.Amount.Format(t.Currency),

@@ -37,6 +37,12 @@ func Payment(t *payhook.Transaction, now time.Time) map[string]any {
 		"state":            string(t.State),
 		"timestamp_utc":    now.UTC().Format(payhook.TimestampLayout),
 		"transactions":     children(t),
+		// The totals of seed 002's payment example, always present: what was authorized
+		// (by an authorize-only gateway), paid (purchased or captured), refunded and voided.
+		"total_authorized_amount": amt(t.TotalAuthorized()),
+		"total_paid_amount":       amt(t.PaidAmount),
+		"total_refunded_amount":   amt(t.RefundedAmount),
+		"total_voided_amount":     amt(t.VoidedAmount),
 	}
 	if t.OrderNo != "" {
 		m["order_no"] = t.OrderNo

@@ -17,6 +17,7 @@ import (
 
 	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/internal/pgtest"
+	"github.com/payhook/payhook/payload"
 	"github.com/payhook/payhook/postgres"
 )
 
@@ -488,4 +489,50 @@ func TestStore_ExhaustedPoolIsUnavailable(t *testing.T) {
 	requireUnavailable(t, s.PingWrite(t.Context()), "the writer gets no connection either")
 	held.Release()
 	require.NoError(t, s.PingWrite(t.Context()))
+}
+
+// TestMigrate_0006OperationNotificationsGetTheirPayloadsReference: operation
+// notifications stored with the parent's reference_number (before 0006) show the one in
+// their payload, the operation's own, JSON and XML alike; payment notifications keep theirs.
+func TestMigrate_0006OperationNotificationsGetTheirPayloadsReference(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dbURL := pgtest.URL(t)
+	s, err := postgres.Open(ctx, dbURL)
+	require.NoError(t, err)
+	txn := newTxn()
+	txn.Customer.Email = "jane@example.com"
+	require.NoError(t, s.CreateTransaction(ctx, txn))
+	child := &payhook.Child{SessionID: payhook.NewSessionID(), ReferenceNumber: "PHCHILD00001", Operation: payhook.OpRefund,
+		Amount: 1000, State: payhook.ChildRefunded, Success: true, CreatedAt: base,
+		GatewayResponse: json.RawMessage(`{"reference_number":"GW-OWN-REF"}`)}
+	st := payhook.DefaultSettings("k-0123456789")
+	note := func(kind payhook.Kind, tree map[string]any, format string) *payhook.Notification {
+		st.Format = format
+		body, ct, err := payload.Encode(tree, st)
+		require.NoError(t, err)
+		return &payhook.Notification{ID: payhook.NewNotificationID(), Kind: kind, SessionID: txn.SessionID,
+			ReferenceNumber: txn.ReferenceNumber, URL: "https://merchant.example/hook", Status: payhook.StatusDelivered,
+			CreatedAt: base, UpdatedAt: base, Body: body, ContentType: ct, NextAttemptAt: base}
+	}
+	opJSON := note(payhook.KindOperation, payload.Operation(txn, child, base), payhook.FormatJSON)
+	opXML := note(payhook.KindOperation, payload.Operation(txn, child, base), payhook.FormatXML)
+	pay := note(payhook.KindPayment, payload.Payment(txn, base), payhook.FormatJSON)
+	require.NoError(t, s.AddNotifications(ctx, []*payhook.Notification{opJSON, opXML, pay}, payhook.Lease{}))
+	_, err = postgres.Pool(s).Exec(ctx, `DELETE FROM schema_migrations WHERE name = 'migration/0006_operation_notification_reference.sql'`)
+	require.NoError(t, err)
+	s.Close()
+
+	n, err := postgres.Migrate(ctx, dbURL)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	s2 := open(t, dbURL)
+	for _, c := range []struct {
+		n    *payhook.Notification
+		want string
+	}{{opJSON, "PHCHILD00001"}, {opXML, "PHCHILD00001"}, {pay, txn.ReferenceNumber}} {
+		got, err := s2.Notification(ctx, c.n.ID)
+		require.NoError(t, err)
+		require.Equal(t, c.want, got.ReferenceNumber, "%s %s", c.n.Kind, c.n.ContentType)
+	}
 }

@@ -110,8 +110,10 @@ func (s *Service) payable(ctx context.Context, sessionID string) (*payhook.Trans
 }
 
 // Pay sends the customer's card to the gateway pgCode (the transaction's first when
-// empty), records the outcome, sends the payment notification and waits for the answer
-// that decides the redirect.
+// empty), records the outcome as a try, sends the payment notification and waits for the
+// answer that decides the redirect. A declined or errored try leaves the transaction
+// attempted and payable: each try runs under its own claim, whose id is its gateway
+// reference.
 //
 // Money-safe order: the intent (a claim on the transaction, with the gateway and what is
 // kept of the card) is stored before the gateway is called, and the gateway call and the
@@ -122,7 +124,35 @@ func (s *Service) payable(ctx context.Context, sessionID string) (*payhook.Trans
 // claim is held only from the read to the commit, never while the merchant answers.
 // The delivery goes on if ctx ends first; the redirect is then the summary page.
 func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gateway.Card) (*PaymentOutcome, error) {
+	return s.PayForm(ctx, sessionID, pgCode, "", card)
+}
+
+// maxTryToken bounds the checkout form's try_token.
+const maxTryToken = 64
+
+// PayForm is Pay for the checkout form, whose hidden try_token (token, "" when the form
+// sent none) identifies one submission: the same submission again (a double click, a
+// reloaded POST) makes no new try; it is answered with the summary page, whatever the
+// first one's outcome. Without a token every submission is a try of its own (a paid
+// checkout still refuses it).
+func (s *Service) PayForm(ctx context.Context, sessionID, pgCode, token string, card gateway.Card) (*PaymentOutcome, error) {
 	unlock := sync.OnceFunc(s.lockSession(sessionID)) // an optimisation: the claim below is the guarantee
+	if token != "" {
+		cur, err := s.store.TransactionHead(ctx, sessionID)
+		if err != nil {
+			unlock()
+			return &PaymentOutcome{Transaction: cur}, err
+		}
+		if len(token) > maxTryToken {
+			unlock()
+			return &PaymentOutcome{Transaction: cur}, &payhook.Error{Code: payhook.EINVALID, Message: "invalid input",
+				Fields: map[string][]string{"try_token": {fmt.Sprintf("At most %d characters: reload the page.", maxTryToken)}}}
+		}
+		if _, done := cur.TryByToken(token); done {
+			unlock()
+			return &PaymentOutcome{Transaction: cur, Redirect: s.SummaryURL(sessionID)}, nil
+		}
+	}
 	t, err := s.payable(ctx, sessionID)
 	if err != nil {
 		unlock()
@@ -169,10 +199,10 @@ func (s *Service) Pay(ctx context.Context, sessionID, pgCode string, card gatewa
 			"The payment could not be confirmed with the payment gateway. Do not pay again: it is being confirmed from the gateway's record, and this checkout will show the outcome in a minute.")
 	}
 	from := t.State
-	applyPayment(t, g, claim.Card, res)
+	applyPayment(t, g, claim, token, res)
 	out, decider, err := s.settle(cctx, t, from, time.Time{}, claim.ID, true)
 	if errors.Is(err, payhook.ErrClaimLost) {
-		out, decider, err = s.settleLostClaim(cctx, t, g, claim, res)
+		out, decider, err = s.settleLostClaim(cctx, t, g, claim, token, res)
 	}
 	if err != nil {
 		s.log.Error("payment done by the gateway but not recorded yet; it will be recorded from the gateway's record",
@@ -217,7 +247,7 @@ func unrecorded(err error, msg string) error {
 // it, there is nothing to do; when the transaction is still payable (the claim was
 // released: the gateway's record was read before the payment was made), the outcome in
 // hand is recorded under a new claim.
-func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g gateway.Gateway, lost *payhook.Claim, res gateway.PaymentResult) (*PaymentOutcome, <-chan delivery.Result, error) {
+func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g gateway.Gateway, lost *payhook.Claim, token string, res gateway.PaymentResult) (*PaymentOutcome, <-chan delivery.Result, error) {
 	cur, err := s.store.TransactionHead(ctx, t.SessionID)
 	if err != nil {
 		return &PaymentOutcome{Transaction: t}, nil, err
@@ -232,27 +262,32 @@ func (s *Service) settleLostClaim(ctx context.Context, t *payhook.Transaction, g
 	if err := s.store.Claim(ctx, &again); err != nil {
 		return &PaymentOutcome{Transaction: t}, nil, err
 	}
-	applyPayment(cur, g, lost.Card, res)
+	applyPayment(cur, g, lost, token, res)
 	return s.settle(ctx, cur, again.From[0], time.Time{}, again.ID, true)
 }
 
-// applyPayment sets a gateway's payment outcome on t.
-func applyPayment(t *payhook.Transaction, g gateway.Gateway, card *payhook.Card, res gateway.PaymentResult) {
+// applyPayment sets a gateway's answer to the try made under claim on t, and records
+// the try (with the form's try_token, "" when unknown). A declined or errored try is not
+// final (SPEC §7): the transaction becomes attempted, and the customer may pay again on
+// the same page, under a new claim and so a new gateway reference.
+func applyPayment(t *payhook.Transaction, g gateway.Gateway, claim *payhook.Claim, token string, res gateway.PaymentResult) {
 	t.GatewayCode, t.GatewayName, t.Sandbox = g.Code(), g.Name(), g.Sandbox()
 	t.GatewayResponse, t.Result, t.Message = res.Response, res.Result, res.Message
-	t.Card = card
+	t.Card = claim.Card
 	switch res.Result {
 	case payhook.ResultSuccess:
 		if g.Operation() == gateway.OperationAuthorize {
-			t.State = payhook.StateAuthorized
+			t.State, t.AuthorizedAmount = payhook.StateAuthorized, t.Amount
 		} else {
 			t.State, t.PaidAmount = payhook.StatePaid, t.Amount
 		}
 	case payhook.ResultCanceled:
 		t.State = payhook.StateCanceled
-	default: // failed, error
-		t.State = payhook.StateFailed
+	default: // failed, error: the customer may try again
+		t.State = payhook.StateAttempted
 	}
+	t.AddTry(payhook.Try{Reference: claim.ID, At: claim.CreatedAt.UTC(), PGCode: g.Code(), Card: claim.Card,
+		Result: res.Result, Message: res.Message, Token: token})
 }
 
 // Cancel records that the customer canceled on the checkout page, and notifies like Pay.
@@ -333,17 +368,23 @@ func (s *Service) awaitDecider(ctx context.Context, out *PaymentOutcome, decider
 	return out
 }
 
-// notifications renders a payload once and makes one notification per recipient.
+// notifications renders a payload once and makes one notification per recipient. The
+// delivery log's reference_number is the payload's own (an operation's is the child's,
+// so that the merchant finds in the log the reference received), else t's.
 func (s *Service) notifications(kind payhook.Kind, t *payhook.Transaction, rs []payhook.Recipient, tree map[string]any, st payhook.Settings) ([]*payhook.Notification, error) {
 	body, ct, err := payload.Encode(tree, st)
 	if err != nil {
 		return nil, err
 	}
+	ref, _ := tree["reference_number"].(string)
+	if ref == "" {
+		ref = t.ReferenceNumber
+	}
 	now := s.clock.Now().UTC()
 	out := make([]*payhook.Notification, len(rs))
 	for i, r := range rs {
 		n := &payhook.Notification{ID: payhook.NewNotificationID(), Kind: kind, SessionID: t.SessionID,
-			ReferenceNumber: t.ReferenceNumber, URL: r.URL, Status: payhook.StatusPending, Reason: r.Reason,
+			ReferenceNumber: ref, URL: r.URL, Status: payhook.StatusPending, Reason: r.Reason,
 			RedirectDecider: r.RedirectDecider, CreatedAt: now, UpdatedAt: now, Body: body, ContentType: ct,
 			NextAttemptAt: now}
 		if r.Reason != "" {

@@ -73,19 +73,21 @@ type moneyEnv struct {
 	auth  *faultyGateway
 }
 
-func newMoneyEnv(t *testing.T, claimTimeout time.Duration) *moneyEnv {
+// newMoneyEnv starts a service on a SQLite file with sandbox gateways wrapped by
+// faultyGateway; clock, when given, is the service's clock.
+func newMoneyEnv(t *testing.T, claimTimeout time.Duration, clock ...payhook.Clock) *moneyEnv {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/payhook.db")
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var svc *Service
-	engine := delivery.New(delivery.Config{Store: st, Owner: "money-test", Logger: log, Sender: delivery.NewSender(true, nil),
+	engine := delivery.New(delivery.Config{Store: st, Owner: "money-test", Logger: log, Sender: delivery.NewSender(true, nil), Clock: clockOf(clock),
 		Settings: func(ctx context.Context) (payhook.Settings, error) { return svc.Settings(ctx) }})
 	gw := &faultyGateway{Gateway: sandbox.New("credit-card", gateway.OperationPurchase, st)}
 	auth := &faultyGateway{Gateway: sandbox.New("credit-card-auth", gateway.OperationAuthorize, st)}
 	svc = New(Config{Store: st, Engine: engine, Gateways: gateway.NewRegistry(gw, auth), Logger: log,
-		BaseURL: "http://127.0.0.1:1", Owner: "money-test", ClaimTimeout: claimTimeout})
+		BaseURL: "http://127.0.0.1:1", Owner: "money-test", ClaimTimeout: claimTimeout, Clock: clockOf(clock)})
 	_, err = svc.Bootstrap(ctx, "k-0123456789")
 	require.NoError(t, err)
 	engine.Start()
@@ -96,6 +98,13 @@ func newMoneyEnv(t *testing.T, claimTimeout time.Duration) *moneyEnv {
 		st.Close()
 	})
 	return &moneyEnv{store: st, svc: svc, gw: gw, auth: auth}
+}
+
+func clockOf(clock []payhook.Clock) payhook.Clock {
+	if len(clock) > 0 {
+		return clock[0]
+	}
+	return nil
 }
 
 func (e *moneyEnv) checkout(t *testing.T, extra map[string]any) *payhook.Transaction {

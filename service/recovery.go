@@ -87,7 +87,7 @@ func (s *Service) resolveClaim(ctx context.Context, id string) error {
 			return s.store.ReleaseClaim(mctx, c.ID, s.owner)
 		}
 		from := t.State
-		applyPayment(t, g, c.Card, res)
+		applyPayment(t, g, c, "", res) // the form's try_token is not in the claim
 		_, _, err = s.settle(mctx, t, from, time.Time{}, c.ID, false)
 		if err == nil {
 			s.log.Warn("payment recorded from the gateway's record after its request was cut off", "session_id", c.SessionID,

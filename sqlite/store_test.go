@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/payload"
 	"github.com/payhook/payhook/sqlite"
 )
 
@@ -810,4 +811,52 @@ func TestMigrate_MovesChildrenFromDocumentsToRows(t *testing.T) {
 	full, err := s.Transaction(ctx, "legacy-1")
 	require.NoError(t, err)
 	require.Equal(t, txn.Children, full.Children, "they are rows now, in their order")
+}
+
+// TestMigrate_0009OperationNotificationsGetTheirPayloadsReference: operation
+// notifications stored with the parent's reference_number (before 0009) show the one in
+// their payload, the operation's own, JSON and XML alike; payment notifications keep theirs.
+func TestMigrate_0009OperationNotificationsGetTheirPayloadsReference(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, path := setup(t)
+	txn := newTxn()
+	require.NoError(t, s.CreateTransaction(ctx, txn))
+	child := &payhook.Child{SessionID: payhook.NewSessionID(), ReferenceNumber: "PHCHILD00001", Operation: payhook.OpRefund,
+		Amount: 1000, State: payhook.ChildRefunded, Success: true, CreatedAt: base,
+		GatewayResponse: json.RawMessage(`{"reference_number":"GW-OWN-REF"}`)}
+	st := payhook.DefaultSettings("k-0123456789")
+	note := func(kind payhook.Kind, tree map[string]any, format string) *payhook.Notification {
+		st.Format = format
+		body, ct, err := payload.Encode(tree, st)
+		require.NoError(t, err)
+		return &payhook.Notification{ID: payhook.NewNotificationID(), Kind: kind, SessionID: txn.SessionID,
+			ReferenceNumber: txn.ReferenceNumber, URL: "https://merchant.example/hook", Status: payhook.StatusDelivered,
+			CreatedAt: base, UpdatedAt: base, Body: body, ContentType: ct, NextAttemptAt: base}
+	}
+	opJSON := note(payhook.KindOperation, payload.Operation(txn, child, base), payhook.FormatJSON)
+	opXML := note(payhook.KindOperation, payload.Operation(txn, child, base), payhook.FormatXML)
+	pay := note(payhook.KindPayment, payload.Payment(txn, base), payhook.FormatJSON)
+	require.NoError(t, s.AddNotifications(ctx, []*payhook.Notification{opJSON, opXML, pay}, payhook.Lease{}))
+	require.NoError(t, s.Close())
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE name = 'migration/0009_operation_notification_reference.sql'`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	n, err := sqlite.Migrate(ctx, path)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	s2, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer s2.Close()
+	for _, c := range []struct {
+		n    *payhook.Notification
+		want string
+	}{{opJSON, "PHCHILD00001"}, {opXML, "PHCHILD00001"}, {pay, txn.ReferenceNumber}} {
+		got, err := s2.Notification(ctx, c.n.ID)
+		require.NoError(t, err)
+		require.Equal(t, c.want, got.ReferenceNumber, "%s %s", c.n.Kind, c.n.ContentType)
+	}
 }

@@ -74,7 +74,7 @@ func TestOperation_PartialRefundNotifiesEveryURLOnce(t *testing.T) {
 	for _, n := range logged {
 		require.True(t, ids[n.ID], "logged id %s was sent", n.ID)
 		require.False(t, n.RedirectDecider)
-		require.Equal(t, parentRef, n.ReferenceNumber, "the log names the transaction, as its session_id does")
+		require.Equal(t, answer["reference_number"], n.ReferenceNumber, "the log shows the operation's own reference, the one in its payload")
 	}
 	require.Equal(t, "paid", checkoutState(t, env, sid), "a partial refund leaves the parent paid")
 

@@ -79,17 +79,46 @@ func sessionID(r *http.Request) string {
 
 type checkoutView struct {
 	Title, Amount, Action, Summary, Problem, PGCode, Expiry, Holder string
-	T                                                               *payhook.Transaction
-	Open, Sandbox                                                   bool
-	Errors                                                          map[string]string
+	// Previous says that the latest try was declined or failed (the form is shown again).
+	Previous string
+	// TryToken identifies this rendering of the form: submitted twice, it makes one try.
+	TryToken      string
+	T             *payhook.Transaction
+	Open, Sandbox bool
+	Errors        map[string]string
+}
+
+// previousTry tells the customer, on the checkout page opened again, that the latest try
+// did not go through and that they may try again ("" when there was none).
+func previousTry(t *payhook.Transaction) string {
+	if t.State != payhook.StateAttempted || len(t.Tries) == 0 {
+		return ""
+	}
+	last := t.Tries[len(t.Tries)-1]
+	what := "was declined"
+	if last.Result == payhook.ResultError {
+		what = "failed with a gateway error"
+	}
+	card := ""
+	if last.Card != nil {
+		card = " with card " + last.Card.Masked
+	}
+	msg := "Your previous payment try" + card + " " + what
+	if last.Message != "" {
+		msg += " (" + last.Message + ")"
+	}
+	return msg + ". Nothing was charged: you can try again, with another card if you like."
 }
 
 func (s *Server) checkoutView(r *http.Request, t *payhook.Transaction) *checkoutView {
 	v := &checkoutView{Title: "Pay " + t.Amount.Format(t.Currency) + " " + t.Currency, Amount: t.Amount.Format(t.Currency),
 		Action: r.URL.RequestURI(), Summary: s.svc.SummaryURL(t.SessionID), T: t, Open: t.State.Payable(),
-		Sandbox: t.Sandbox, Errors: map[string]string{}, PGCode: r.URL.Query().Get("pg_code")}
+		Sandbox: t.Sandbox, Errors: map[string]string{}, PGCode: r.URL.Query().Get("pg_code"), TryToken: payhook.NewSessionID()}
 	if v.PGCode == "" && len(t.PGCodes) > 0 {
 		v.PGCode = t.PGCodes[0]
+	}
+	if v.Open {
+		v.Previous = previousTry(t)
 	}
 	return v
 }
@@ -136,7 +165,7 @@ func (s *Server) checkoutSubmit(w http.ResponseWriter, r *http.Request) {
 			CVV:    strings.TrimSpace(r.PostForm.Get("card_cvv")),
 			Holder: strings.TrimSpace(r.PostForm.Get("card_holder")),
 		}
-		o, err = s.svc.Pay(r.Context(), id, pg, card)
+		o, err = s.svc.PayForm(r.Context(), id, pg, r.PostForm.Get("try_token"), card)
 	}
 	if err == nil {
 		http.Redirect(w, r, o.Redirect, http.StatusSeeOther)
@@ -155,7 +184,7 @@ func (s *Server) checkoutSubmit(w http.ResponseWriter, r *http.Request) {
 		for f, msgs := range e.Fields {
 			v.Errors[f] = strings.Join(msgs, " ")
 		}
-		v.Problem = v.Errors["pg_code"]
+		v.Problem = v.Errors["pg_code"] + v.Errors["try_token"]
 		s.render(w, s.pages.checkout, http.StatusBadRequest, v)
 	case payhook.ECONFLICT:
 		v.Open, v.Problem = false, payhook.ErrorMessage(err)
@@ -204,8 +233,13 @@ func (s *Server) summaryPage(w http.ResponseWriter, r *http.Request) {
 		v.Headline, v.Tone = "Payment successful", "good"
 	case payhook.StateAuthorized:
 		v.Headline, v.Tone = "Payment authorized", "good"
-	case payhook.StateFailed, payhook.StateAttempted:
+	case payhook.StateFailed:
 		v.Headline, v.Tone = "Payment failed", "bad"
+	case payhook.StateAttempted:
+		v.Headline, v.Tone = "Payment not completed: you can try again", "bad"
+		if t.Result == payhook.ResultFailed {
+			v.Headline = "Payment declined: you can try again"
+		}
 	case payhook.StateCanceled:
 		v.Headline, v.Tone = "Payment canceled", "neutral"
 	case payhook.StateExpired:

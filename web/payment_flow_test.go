@@ -397,7 +397,9 @@ func TestPayment_SameURLInPluginAndTransactionSentOnce(t *testing.T) {
 	require.Len(t, rc.Requests(), 1)
 }
 
-func TestPayment_FailedCardsNotifyFailure(t *testing.T) {
+// A declined card or a gateway error is a try, not the end (SPEC §7): attempted,
+// notified with result failed or error, payable again.
+func TestPayment_FailedCardsNotifyAttempted(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		card, result string
@@ -420,12 +422,13 @@ func TestPayment_FailedCardsNotifyFailure(t *testing.T) {
 			_, err := signature.Verify(merchantKey, reqs[0].Body)
 			require.NoError(t, err)
 			body := decodeBody(t, reqs[0].Body)
-			require.Equal(t, "failed", body["state"])
+			require.Equal(t, "attempted", body["state"])
 			require.Equal(t, tt.result, body["result"])
 			require.NotContains(t, body, "paid_amount")
+			require.Equal(t, "0.000", body["total_paid_amount"])
 
 			got := env.JSON("GET", "/b/checkout/v1/pymt-txn/"+strField(c, "session_id")+"/", nil, http.StatusOK)
-			require.Equal(t, "failed", got["state"])
+			require.Equal(t, "attempted", got["state"])
 		})
 	}
 }

@@ -17,7 +17,9 @@
 // before it answers (in payhook's database, as a separate record from payhook's own): a
 // request with a reference it has seen answers the first outcome again and moves no
 // money twice, and PaymentStatus/OperationStatus answer "what became of reference R"
-// after a crash. The ledger is also how tests count the gateway's calls.
+// after a crash. The ledger is also how tests count the gateway's calls. A declined or
+// errored payment is recorded like an approval; payhook gives each try of a checkout its
+// own reference, so a customer's next card after a decline is a new payment, not a replay.
 package sandbox
 
 import (

@@ -112,3 +112,26 @@ func TestCard_ValidateNamesEachBadField(t *testing.T) {
 	}
 	require.Equal(t, "411111******1111", gateway.Card{Number: sandbox.CardSuccess}.Masked())
 }
+
+// A declined try and the next try of the same session under a new reference: the new
+// one gets its own outcome (the ledger is idempotent by reference, not by session), and
+// each reference keeps its own record.
+func TestPay_NewReferenceAfterADeclineGetsItsOwnOutcome(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := sandbox.New("credit-card", gateway.OperationPurchase, ledger(t))
+	req := gateway.PaymentRequest{Reference: "try-1", SessionID: "s", Amount: 86000, Currency: "KWD", Card: gateway.Card{Number: sandbox.CardDeclined}}
+	first, err := g.Pay(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, payhook.ResultFailed, first.Result)
+	req.Reference, req.Card.Number = "try-2", sandbox.CardSuccess
+	second, err := g.Pay(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, payhook.ResultSuccess, second.Result)
+	for ref, want := range map[string]payhook.Result{"try-1": payhook.ResultFailed, "try-2": payhook.ResultSuccess} {
+		got, found, err := g.PaymentStatus(ctx, ref)
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, want, got.Result, ref)
+	}
+}

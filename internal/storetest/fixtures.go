@@ -352,6 +352,13 @@ func comparableTransaction(txn *payhook.Transaction) *payhook.Transaction {
 			c.Echo[k] = canonicalJSON(v)
 		}
 	}
+	if c.Tries != nil {
+		c.Tries = make([]payhook.Try, len(txn.Tries))
+		for i, try := range txn.Tries {
+			try.At = utc(try.At)
+			c.Tries[i] = try
+		}
+	}
 	if c.Children != nil {
 		c.Children = make([]payhook.Child, len(txn.Children))
 		for i, ch := range txn.Children {

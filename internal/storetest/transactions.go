@@ -70,6 +70,36 @@ func testTransaction(t *testing.T, h Harness) {
 		requireCode(t, payhook.ENOTFOUND, err)
 	})
 
+	t.Run("KeepsTriesThroughChanges", func(t *testing.T) {
+		t.Parallel()
+		s := h.Open(t)
+		ctx := t.Context()
+		txn := createTransaction(t, s, payhook.StateCreated)
+		card := &payhook.Card{Masked: "400000******0002", Expiry: "12/39", Holder: "Jane"}
+		declined := payhook.Try{Reference: "pay_try1", At: base.Add(time.Minute), PGCode: "credit-card", Card: card,
+			Result: payhook.ResultFailed, Message: "Declined"}
+		attempted := changed(txn, payhook.StateAttempted, base.Add(time.Minute))
+		attempted.Result, attempted.Tries = payhook.ResultFailed, []payhook.Try{declined}
+		require.NoError(t, s.ApplyChange(ctx, payhook.Change{Transaction: attempted, From: []payhook.State{payhook.StateCreated},
+			Unchanged: txn.UpdatedAt}))
+		got, err := s.TransactionHead(ctx, txn.SessionID)
+		require.NoError(t, err)
+		requireSameTransaction(t, attempted, got)
+
+		authorized := changed(attempted, payhook.StateAuthorized, base.Add(2*time.Minute))
+		authorized.Result, authorized.AuthorizedAmount = payhook.ResultSuccess, authorized.Amount
+		authorized.Tries = append(append([]payhook.Try(nil), attempted.Tries...), payhook.Try{Reference: "pay_try2",
+			At: base.Add(2 * time.Minute), PGCode: "credit-card-auth", Card: &payhook.Card{Masked: "411111******1111", Expiry: "12/39"},
+			Result: payhook.ResultSuccess, Message: "Authorized"})
+		require.NoError(t, s.ApplyChange(ctx, payhook.Change{Transaction: authorized, From: []payhook.State{payhook.StateAttempted},
+			Unchanged: attempted.UpdatedAt}))
+		got, err = s.Transaction(ctx, txn.SessionID)
+		require.NoError(t, err)
+		requireSameTransaction(t, authorized, got)
+		require.Len(t, got.Tries, 2, "every try, oldest first")
+		require.Equal(t, "pay_try1", got.Tries[0].Reference)
+	})
+
 	t.Run("ReturnsChildrenOldestFirstAndHeadWithout", func(t *testing.T) {
 		t.Parallel()
 		s := h.Open(t)
