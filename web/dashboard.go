@@ -42,6 +42,9 @@ type dashView struct {
 	Flash   string
 	Problem string
 	Data    any
+	// Banners say, on every page of a signed-in user, what the configuration keeps from
+	// being sent (see loadBanners); filled by renderDash.
+	Banners []banner
 }
 
 // dashPages are the dashboard's templates, each parsed with the layout.
@@ -88,6 +91,9 @@ func (s *Server) renderDash(w http.ResponseWriter, code int, page string, v *das
 		s.log.Error("no dashboard template", "page", page)
 		http.Error(w, "Internal error", http.StatusInternalServerError)
 		return
+	}
+	if v.Me != nil && v.Banners == nil {
+		v.Banners = s.loadBanners()
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, page+".html", v); err != nil {
