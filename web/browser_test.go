@@ -221,10 +221,23 @@ func TestBrowser(t *testing.T) {
 		tb.openOK(transactionPage(sid))
 		require.Equal(t, "paid", tb.text("state"))
 		require.False(t, tb.has("#refunded-amount"))
-		require.Equal(t, "86.000", tb.js(`document.getElementById("refund-amount").value`), "the whole amount by default")
+		require.Equal(t, "", tb.js(`document.getElementById("refund-amount").value`), "no amount chosen for the user")
 
-		tb.typeInto("refund-amount", "10")
+		// Empty: an error next to the amount, nothing refunded.
 		resp := tb.pressID("refund")
+		require.EqualValues(t, http.StatusBadRequest, resp.Status)
+		require.Equal(t, "Enter an amount, or choose Full refund.", tb.text("amount-err"))
+
+		// The button asks first: a page restating the refund, nothing done yet.
+		tb.typeInto("refund-amount", "10")
+		resp = tb.pressID("refund")
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Equal(t, "Confirm refund of 10.000 KWD", tb.text("confirm"))
+		require.Equal(t, "•••• 1111", tb.text("confirm-card"))
+		require.Equal(t, sid, tb.text("confirm-session"))
+		require.Equal(t, "", strField(inquiry(t, env, sid), "refunded_amount"), "nothing refunded yet")
+		tb.screenshot("confirm-refund")
+		resp = tb.pressID("confirm")
 		require.EqualValues(t, http.StatusOK, resp.Status)
 		require.Equal(t, transactionPage(sid)+"?done=refund", tb.path())
 		require.Equal(t, "Refund done. The operation notification is on its way.", tb.textAt(`[role=status]`))
@@ -238,9 +251,12 @@ func TestBrowser(t *testing.T) {
 		require.Equal(t, staffEmail, body["initiator"].(map[string]any)["email"], "the user is the initiator")
 		requireSignedV1(t, req.Body)
 
-		// The rest: the form offers what remains.
-		require.Equal(t, "76.000", tb.js(`document.getElementById("refund-amount").value`))
+		// The rest: "full" is a choice, and the confirmation names the amount.
+		require.Contains(t, tb.textAt(`label:has(#refund-full)`), "Refund the full remaining amount (76.000 KWD)")
+		tb.check("refund-full", true)
 		tb.pressID("refund")
+		require.Equal(t, "Confirm refund of 76.000 KWD", tb.text("confirm"))
+		tb.pressID("confirm")
 		require.Equal(t, "refunded", tb.text("state"))
 		require.Equal(t, "86.000 KWD", tb.text("refunded-amount"))
 		require.False(t, tb.has("#refund"), "nothing remains to refund")
