@@ -1,15 +1,19 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -228,16 +232,20 @@ func TestBrowser(t *testing.T) {
 		require.EqualValues(t, http.StatusBadRequest, resp.Status)
 		require.Equal(t, "Enter an amount, or choose Full refund.", tb.text("amount-err"))
 
-		// The button asks first: a page restating the refund, nothing done yet.
+		// The button asks first: a dialog restating the refund (the server's confirmation
+		// page), nothing done yet. "Go back" closes it.
 		tb.typeInto("refund-amount", "10")
-		resp = tb.pressID("refund")
-		require.EqualValues(t, http.StatusOK, resp.Status)
-		require.Equal(t, "Confirm refund of 10.000 KWD", tb.text("confirm"))
-		require.Equal(t, "•••• 1111", tb.text("confirm-card"))
-		require.Equal(t, sid, tb.text("confirm-session"))
-		require.Equal(t, "", strField(inquiry(t, env, sid), "refunded_amount"), "nothing refunded yet")
-		tb.screenshot("confirm-refund")
-		resp = tb.pressID("confirm")
+		before := tb.path()
+		tb.openDialog("refund")
+		require.Equal(t, "Confirm refund of 10.000 KWD", tb.textAt(`#confirm-dialog #confirm`))
+		require.Equal(t, "•••• 1111", tb.textAt(`#confirm-dialog #confirm-card`))
+		require.Equal(t, sid, tb.textAt(`#confirm-dialog #confirm-session`))
+		require.Equal(t, before, tb.path(), "no page was loaded")
+		tb.do(chromedp.Click(`#confirm-dialog #go-back`, chromedp.NodeVisible), chromedp.WaitNotPresent(`#confirm-dialog`))
+		require.Equal(t, "", strField(inquiry(t, env, sid), "refunded_amount"), "nothing refunded")
+		tb.openDialog("refund")
+		tb.screenshot("confirm-refund-dialog")
+		resp = tb.press(`#confirm-dialog #confirm`)
 		require.EqualValues(t, http.StatusOK, resp.Status)
 		require.Equal(t, transactionPage(sid)+"?done=refund", tb.path())
 		require.Equal(t, "Refund done. The operation notification is on its way.", tb.textAt(`[role=status]`))
@@ -254,9 +262,9 @@ func TestBrowser(t *testing.T) {
 		// The rest: "full" is a choice, and the confirmation names the amount.
 		require.Contains(t, tb.textAt(`label:has(#refund-full)`), "Refund the full remaining amount (76.000 KWD)")
 		tb.check("refund-full", true)
-		tb.pressID("refund")
-		require.Equal(t, "Confirm refund of 76.000 KWD", tb.text("confirm"))
-		tb.pressID("confirm")
+		tb.openDialog("refund")
+		require.Equal(t, "Confirm refund of 76.000 KWD", tb.textAt(`#confirm-dialog #confirm`))
+		tb.press(`#confirm-dialog #confirm`)
 		require.Equal(t, "refunded", tb.text("state"))
 		require.Equal(t, "86.000 KWD", tb.text("refunded-amount"))
 		require.False(t, tb.has("#refund"), "nothing remains to refund")
@@ -265,6 +273,53 @@ func TestBrowser(t *testing.T) {
 		got := inquiry(t, env, sid)
 		require.Equal(t, "refunded", got["state"])
 		require.Equal(t, "86.000", got["refunded_amount"])
+	})
+
+	t.Run("ConfirmationsWithAndWithoutJavaScript", func(t *testing.T) {
+		t.Parallel()
+		env := phtest.New(t) // notifications off: the banner shows
+		keys := map[string]string{}
+		for _, name := range []string{"shop backend", "old script"} {
+			k, err := env.Service.CreateAPIKey(context.Background(), name)
+			require.NoError(t, err)
+			keys[name] = k
+		}
+		list, err := env.Service.APIKeys(context.Background())
+		require.NoError(t, err)
+		ids := map[string]string{}
+		for _, k := range list {
+			ids[k.Name] = strconv.FormatInt(k.ID, 10)
+		}
+		tb := newTab(t, browser, env)
+		tb.signIn()
+		tb.openOK("/dashboard/api-keys")
+		require.Contains(t, tb.text("banner-notifications-off"), "Webhook notifications are off: nothing is sent")
+
+		// With JavaScript: a dialog, then the confirmation's own form.
+		tb.openDialog("revoke-" + ids["shop backend"])
+		require.Contains(t, tb.textAt(`#confirm-dialog #confirm-intro`), "Revoke the API key “shop backend”")
+		require.Equal(t, http.StatusOK, callWithKey(t, env, keys["shop backend"]), "nothing done yet")
+		resp := tb.press(`#confirm-dialog #confirm`)
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Equal(t, "/dashboard/api-keys?done=key_revoked", tb.path())
+		require.Equal(t, http.StatusUnauthorized, callWithKey(t, env, keys["shop backend"]))
+
+		// Without JavaScript: the same confirmation, as a page.
+		tb.do(func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return chromedp.Void{}, err
+		})
+		tb.openOK("/dashboard/api-keys")
+		resp = tb.pressID("revoke-" + ids["old script"])
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Equal(t, "/dashboard/api-keys/"+ids["old script"]+"/revoke", tb.path())
+		require.Equal(t, "Revoke the key “old script”", tb.text("confirm"))
+		require.Equal(t, http.StatusOK, callWithKey(t, env, keys["old script"]), "nothing done yet")
+		tb.screenshot("confirm-revoke")
+		resp = tb.pressID("confirm")
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Equal(t, "/dashboard/api-keys?done=key_revoked", tb.path())
+		require.Equal(t, http.StatusUnauthorized, callWithKey(t, env, keys["old script"]))
 	})
 
 	t.Run("PostWithoutTheCSRFTokenIsRefused", func(t *testing.T) {

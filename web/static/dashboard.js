@@ -63,3 +63,77 @@
   form.addEventListener("change", function () { update(); sslWarning(); });
   update();
 })();
+
+// Confirmations, nicer with JavaScript. A form marked data-confirm (refund, capture,
+// void, cancel, revoke a key, delete a plugin config) is first posted in the background:
+// the server answers its confirmation page (nothing done yet), and the page's
+// confirmation is shown in a dialog instead of a new page. Its form is the server's own,
+// with the server's Tracking-Key, and posts as a normal form. Anything unexpected (a
+// field error, a network failure) falls back to the plain form post, which shows the
+// same answer as a page.
+(function () {
+  "use strict";
+  if (!window.fetch || !window.DOMParser || !window.URLSearchParams || typeof HTMLDialogElement === "undefined") return;
+
+  function fallback(form) {
+    form.submit(); // does not fire "submit" again
+  }
+
+  function show(doc, section) {
+    var old = document.getElementById("confirm-dialog");
+    if (old) old.remove();
+    var dlg = document.createElement("dialog");
+    dlg.id = "confirm-dialog";
+    dlg.className = "confirm-dialog";
+    dlg.setAttribute("aria-labelledby", "confirm-dialog-h");
+    var title = document.createElement("h2");
+    title.id = "confirm-dialog-h";
+    var h1 = doc.querySelector("main h1");
+    title.textContent = h1 ? h1.textContent : "Confirm";
+    dlg.appendChild(title);
+    dlg.appendChild(document.importNode(section, true));
+    var back = dlg.querySelector("#go-back");
+    if (back) {
+      back.addEventListener("click", function (e) {
+        e.preventDefault();
+        dlg.close();
+      });
+    }
+    dlg.addEventListener("close", function () { dlg.remove(); });
+    document.body.appendChild(dlg);
+    guard(dlg.querySelector("form"));
+    dlg.showModal();
+    var btn = dlg.querySelector("#confirm");
+    if (btn) btn.focus();
+  }
+
+  // guard disables a confirmation's button once it is sent (the server's Tracking-Key
+  // already makes a second one harmless).
+  function guard(form) {
+    if (!form) return;
+    form.addEventListener("submit", function () {
+      var btn = form.querySelector("button[type=submit]");
+      if (btn) setTimeout(function () { btn.disabled = true; }, 0);
+    });
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-confirm")) return;
+    ev.preventDefault();
+    fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      credentials: "same-origin",
+      headers: { "Accept": "text/html" }
+    }).then(function (resp) {
+      return resp.text().then(function (text) {
+        var doc = new DOMParser().parseFromString(text, "text/html");
+        var section = resp.ok ? doc.querySelector("section.confirm") : null;
+        if (section) show(doc, section); else fallback(form);
+      });
+    }).catch(function () { fallback(form); });
+  });
+
+  guard(document.getElementById("confirm-form"));
+})();
