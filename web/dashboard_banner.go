@@ -7,10 +7,11 @@ import (
 	"github.com/payhook/payhook"
 )
 
-// banner is a standing warning shown at the top of every dashboard page.
+// banner is a standing warning shown at the top of every dashboard page. Its text ends
+// with a link to Webhook Config, where it is fixed.
 type banner struct {
 	ID   string // the element's id
-	Text string
+	Text string // followed by the link "Webhook Config" and a full stop
 }
 
 // loadBanners returns the banners of the current configuration: notifications off, or
@@ -31,8 +32,8 @@ func (s *Server) loadBanners() []banner {
 
 // Banner texts.
 const (
-	bannerDisabled = "Webhook notifications are off: nothing is sent (no payment or operation notification reaches any URL; each is recorded as not sent). Turn them on in Webhook Config."
-	bannerAPIOff   = "Payment notifications of transactions created through the API are off: a checkout created with the Checkout API sends no payment notification, to its own webhook_url or to its plugin's. Payment requests created in the dashboard and operation notifications are still sent. Turn on “Enable webhook notifications if transaction initiated from API” in Webhook Config."
+	bannerDisabled = "Webhook notifications are off: nothing is sent (every new payment or operation notification is recorded as not sent; only a Resend by hand still goes out). Turn them on in"
+	bannerAPIOff   = "Payment notifications of transactions created through the API are off: a checkout created with the Checkout API sends no payment notification, to its own webhook_url or to its plugin's. Payment requests created in the dashboard and operation notifications are still sent. Turn on “Enable webhook notifications if transaction initiated from API” in"
 )
 
 // bannersOf decides the banners of settings st.

@@ -30,7 +30,7 @@ func TestDashboardBanner_OnEveryPageWhileNotificationsAreOff(t *testing.T) {
 
 	for _, path := range bannerPages(sid) {
 		page := b.getOK(path)
-		require.Equal(t, "Webhook notifications are off: nothing is sent (no payment or operation notification reaches any URL; each is recorded as not sent). Turn them on in Webhook Config. Webhook Config",
+		require.Equal(t, "Webhook notifications are off: nothing is sent (every new payment or operation notification is recorded as not sent; only a Resend by hand still goes out). Turn them on in Webhook Config.",
 			textContent(t, page, "banner-notifications-off"), path)
 		require.False(t, hasID(page, "banner-api-notifications-off"), "one banner at a time: %s", path)
 	}
