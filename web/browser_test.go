@@ -292,6 +292,7 @@ func TestBrowser(t *testing.T) {
 		}
 		tb := newTab(t, browser, env)
 		tb.signIn()
+		tb.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)) // on a phone
 		tb.openOK("/dashboard/api-keys")
 		require.Contains(t, tb.text("banner-notifications-off"), "Webhook notifications are off: nothing is sent")
 
@@ -299,6 +300,8 @@ func TestBrowser(t *testing.T) {
 		tb.openDialog("revoke-" + ids["shop backend"])
 		require.Contains(t, tb.textAt(`#confirm-dialog #confirm-intro`), "Revoke the API key “shop backend”")
 		require.Equal(t, http.StatusOK, callWithKey(t, env, keys["shop backend"]), "nothing done yet")
+		require.True(t, tb.jsTrue(`document.getElementById("confirm-dialog").getBoundingClientRect().right <= window.innerWidth`),
+			"the dialog fits a 390 px screen")
 		resp := tb.press(`#confirm-dialog #confirm`)
 		require.EqualValues(t, http.StatusOK, resp.Status)
 		require.Equal(t, "/dashboard/api-keys?done=key_revoked", tb.path())
@@ -315,6 +318,10 @@ func TestBrowser(t *testing.T) {
 		require.Equal(t, "/dashboard/api-keys/"+ids["old script"]+"/revoke", tb.path())
 		require.Equal(t, "Revoke the key “old script”", tb.text("confirm"))
 		require.Equal(t, http.StatusOK, callWithKey(t, env, keys["old script"]), "nothing done yet")
+		require.True(t, tb.jsTrue(`document.documentElement.scrollWidth <= window.innerWidth`),
+			"no sideways scrolling on a 390 px screen: the page is %s px wide", tb.js(`String(document.documentElement.scrollWidth)`))
+		tb.screenshot("confirm-revoke-mobile")
+		tb.do(chromedp.EmulateViewport(1280, 900))
 		tb.screenshot("confirm-revoke")
 		resp = tb.pressID("confirm")
 		require.EqualValues(t, http.StatusOK, resp.Status)
