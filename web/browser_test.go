@@ -275,6 +275,35 @@ func TestBrowser(t *testing.T) {
 		require.Equal(t, "86.000", got["refunded_amount"])
 	})
 
+	t.Run("TimingWarningsFollowWhatIsTyped", func(t *testing.T) {
+		t.Parallel()
+		env := phtest.New(t)
+		tb := newTab(t, browser, env)
+		tb.signIn()
+		tb.openOK(configPage)
+		require.False(t, tb.has("#warn-timeout"), "15 s is fine")
+		require.False(t, tb.has("#warn-worst-case"), "55 s is fine")
+		require.Contains(t, tb.text("warn-no-smtp"), "no SMTP server is configured")
+
+		tb.typeInto("timeout", "30")
+		require.Contains(t, tb.text("warn-timeout"), "The timeout is 30 s")
+		require.Contains(t, tb.text("warn-worst-case"), "In the worst case a customer waits 100 s")
+		tb.typeInto("timeout", "20")
+		require.False(t, tb.has("#warn-timeout"))
+		require.Contains(t, tb.text("warn-worst-case"), "waits 70 s")
+		tb.check("retry_enabled", false)
+		require.False(t, tb.has("#warn-worst-case"), "one attempt of 20 s")
+
+		// Saved, the server says the same.
+		tb.typeInto("timeout", "26")
+		resp := tb.pressID("save-config")
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Contains(t, tb.text("warn-timeout"), "The timeout is 26 s")
+		require.False(t, tb.has("#warn-worst-case"))
+		tb.typeInto("timeout", "25")
+		require.False(t, tb.has("#warn-timeout"), "the server's warning goes as the value is corrected")
+	})
+
 	t.Run("ConfirmationsWithAndWithoutJavaScript", func(t *testing.T) {
 		t.Parallel()
 		env := phtest.New(t) // notifications off: the banner shows

@@ -176,6 +176,9 @@ type configPage struct {
 	// Warnings are what the settings, as saved or typed, keep from working as one would
 	// expect (see configWarnings).
 	Warnings []configWarning
+	// TimeoutWarning and WorstCaseWarning are the timing warnings' texts ({s}: seconds),
+	// for the page's script.
+	TimeoutWarning, WorstCaseWarning string
 }
 
 const sslWarning = "SSL certificate verification is off: payhook calls your webhook URLs without checking their certificates, so anyone who can intercept the traffic could read or fake your notifications. Turn “Ignore SSL” off in production."
@@ -200,7 +203,8 @@ func (s *Server) configPageData(ctx context.Context, st payhook.Settings, form c
 	return configPage{Form: form, Revision: st.Revision, Errors: errs, HMACKey: payhook.Mask(st.HMACKey), SWSecret: payhook.Mask(st.StandardWebhooksSecret),
 		Worst: worstCaseOf(worst), SSLWarning: sslWarning, DefaultAgent: payhook.DefaultUserAgent,
 		Versions: []string{"v1", "v2"}, Formats: []string{payhook.FormatJSON, payhook.FormatXML},
-		Warnings: configWarnings(worst, form, plugins, s.svc.ErrorEmailsConfigured())}, nil
+		Warnings:       configWarnings(worst, form, plugins, s.svc.ErrorEmailsConfigured()),
+		TimeoutWarning: timeoutWarning, WorstCaseWarning: worstCaseWarning}, nil
 }
 
 // configGet is GET /dashboard/webhook/config: the General tab.

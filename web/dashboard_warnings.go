@@ -20,6 +20,16 @@ const (
 	customerLimit = 60 // seconds: a worst case above this is warned about
 )
 
+// The timing warnings, with {s} for the seconds; the page's script shows the same texts
+// while the numbers are typed (they reach it in data attributes).
+const (
+	timeoutWarning = "The timeout is {s} s: a customer's redirect after paying waits for your server's answer, " +
+		"and one attempt alone may keep them waiting longer than the 25 s within which merchants are asked to answer. Use a timeout of 25 s or less."
+	worstCaseWarning = "In the worst case a customer waits {s} s for the redirect after paying " +
+		"(every attempt timing out, with the waits between them): longer than a browser or a customer will wait, about a minute. " +
+		"The delivery goes on, but the customer may give up or see an error. Lower the timeout, the retries or the backoff factor."
+)
+
 // configWarnings returns the General tab's warnings for the settings st (as saved, or with
 // the typed timing, so that the warnings match the form), the plugin configs, and whether
 // an SMTP server is configured.
@@ -37,13 +47,10 @@ func configWarnings(st payhook.Settings, form configForm, plugins []payhook.Plug
 	}
 	out = append(out, pluginWarnings(plugins, true)...)
 	if st.Timeout > answerWithin {
-		out = append(out, configWarning{ID: "warn-timeout", Text: "The timeout is " + formatSeconds(st.Timeout) + " s: a customer's redirect after paying waits for your server's answer, " +
-			"and one attempt alone may keep them waiting longer than the 25 s within which merchants are asked to answer. Use a timeout of 25 s or less."})
+		out = append(out, configWarning{ID: "warn-timeout", Text: strings.Replace(timeoutWarning, "{s}", formatSeconds(st.Timeout), 1)})
 	}
 	if w := st.WorstCase().Seconds(); w > customerLimit {
-		out = append(out, configWarning{ID: "warn-worst-case", Text: "In the worst case a customer waits " + formatSeconds(w) + " s for the redirect after paying " +
-			"(every attempt timing out, with the waits between them): longer than a browser or a customer will wait, about a minute. " +
-			"The delivery goes on, but the customer may give up or see an error. Lower the timeout, the retries or the backoff factor."})
+		out = append(out, configWarning{ID: "warn-worst-case", Text: strings.Replace(worstCaseWarning, "{s}", formatSeconds(w), 1)})
 	}
 	return out
 }

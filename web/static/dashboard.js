@@ -137,3 +137,49 @@
 
   guard(document.getElementById("confirm-form"));
 })();
+
+// Webhook Config: the timing warnings (a timeout over 25 s, a worst case over 60 s) follow
+// what is typed, like the worst case above. The texts come from the server (data
+// attributes of #scenario, {s} for the seconds).
+(function () {
+  "use strict";
+  var form = document.getElementById("config-form");
+  var scenario = document.getElementById("scenario");
+  if (!form || !scenario) return;
+  var timeout = document.getElementById("timeout");
+  var retries = document.getElementById("retries");
+  var backoff = document.getElementById("backoff_factor");
+  var retryOn = document.getElementById("retry_enabled");
+
+  function num(el) {
+    var v = el.value.trim();
+    return v === "" ? NaN : Number(v);
+  }
+  function fmt(x) {
+    return String(Math.round(x * 1000) / 1000);
+  }
+  function toggle(id, on, text) {
+    var w = document.getElementById(id);
+    if (!on) {
+      if (w) w.remove();
+      return;
+    }
+    if (!w) {
+      w = document.createElement("p");
+      w.id = id;
+      w.className = "warning";
+      scenario.appendChild(w);
+    }
+    w.textContent = text;
+  }
+  function update() {
+    var t = num(timeout), b = num(backoff), r = num(retries);
+    if (!(t > 0 && t <= 60) || !(b >= 0 && b <= 3600) || !(r >= 1 && r <= 10 && Math.floor(r) === r)) return;
+    var n = retryOn.checked ? r : 1;
+    var worst = n * t + (n - 1) * b;
+    toggle("warn-timeout", t > 25, scenario.getAttribute("data-timeout-warning").replace("{s}", fmt(t)));
+    toggle("warn-worst-case", worst > 60, scenario.getAttribute("data-worst-case-warning").replace("{s}", fmt(worst)));
+  }
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
+})();
