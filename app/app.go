@@ -179,7 +179,8 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 		Logger:         log,
 	})
 	svc = service.New(service.Config{Store: a.Store, Engine: a.Engine, Gateways: gateway.NewRegistry(sandbox.Defaults(a.Store)...),
-		Clock: c.Clock, Logger: log, BaseURL: c.BaseURL, Owner: c.Owner, ClaimTimeout: c.ClaimTimeout})
+		Clock: c.Clock, Logger: log, BaseURL: c.BaseURL, Owner: c.Owner, ClaimTimeout: c.ClaimTimeout,
+		ErrorEmails: a.Mailer != nil})
 	a.Service = svc
 	if a.NewAPIKey, err = svc.Bootstrap(ctx, c.APIKey); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)

@@ -42,6 +42,8 @@ type Service struct {
 
 	owner    string        // names this process in claims and roles
 	claimTTL time.Duration // how long a claim holds before another process may resolve it
+
+	errorEmails bool // an SMTP server is configured (see ErrorEmailsConfigured)
 }
 
 // config is a snapshot of the webhook configuration.
@@ -70,6 +72,9 @@ type Config struct {
 	// detached from the customer's or client's request; a claim older than three times that is
 	// stale and resolved by any process (default DefaultClaimTimeout).
 	ClaimTimeout time.Duration
+	// ErrorEmails is true when an SMTP server is configured, so that notify_on_error can
+	// send its emails (see ErrorEmailsConfigured).
+	ErrorEmails bool
 }
 
 // DefaultClaimTimeout is Config.ClaimTimeout's default.
@@ -87,7 +92,8 @@ func New(c Config) *Service {
 		c.ClaimTimeout = DefaultClaimTimeout
 	}
 	return &Service{store: c.Store, engine: c.Engine, gateways: c.Gateways, clock: c.Clock,
-		log: c.Logger, baseURL: c.BaseURL, keys: map[string]time.Time{}, owner: c.Owner, claimTTL: c.ClaimTimeout}
+		log: c.Logger, baseURL: c.BaseURL, keys: map[string]time.Time{}, owner: c.Owner, claimTTL: c.ClaimTimeout,
+		errorEmails: c.ErrorEmails}
 }
 
 // BaseURL is how customers reach the checkout pages.

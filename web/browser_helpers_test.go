@@ -312,3 +312,10 @@ func (tb *tab) screenshot(name string) {
 	require.NoError(tb.t, os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644))
 	tb.t.Logf("wrote %s.png", name)
 }
+
+// openDialog presses a button whose form asks for a confirmation and waits for the
+// confirmation dialog (no page is loaded).
+func (tb *tab) openDialog(id string) {
+	tb.t.Helper()
+	tb.do(chromedp.Click(byID(id), chromedp.NodeVisible), chromedp.WaitVisible(`#confirm-dialog #confirm`))
+}

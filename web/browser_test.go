@@ -1,15 +1,19 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -221,10 +225,27 @@ func TestBrowser(t *testing.T) {
 		tb.openOK(transactionPage(sid))
 		require.Equal(t, "paid", tb.text("state"))
 		require.False(t, tb.has("#refunded-amount"))
-		require.Equal(t, "86.000", tb.js(`document.getElementById("refund-amount").value`), "the whole amount by default")
+		require.Equal(t, "", tb.js(`document.getElementById("refund-amount").value`), "no amount chosen for the user")
 
-		tb.typeInto("refund-amount", "10")
+		// Empty: an error next to the amount, nothing refunded.
 		resp := tb.pressID("refund")
+		require.EqualValues(t, http.StatusBadRequest, resp.Status)
+		require.Equal(t, "Enter an amount, or choose Full refund.", tb.text("amount-err"))
+
+		// The button asks first: a dialog restating the refund (the server's confirmation
+		// page), nothing done yet. "Go back" closes it.
+		tb.typeInto("refund-amount", "10")
+		before := tb.path()
+		tb.openDialog("refund")
+		require.Equal(t, "Confirm refund of 10.000 KWD", tb.textAt(`#confirm-dialog #confirm`))
+		require.Equal(t, "•••• 1111", tb.textAt(`#confirm-dialog #confirm-card`))
+		require.Equal(t, sid, tb.textAt(`#confirm-dialog #confirm-session`))
+		require.Equal(t, before, tb.path(), "no page was loaded")
+		tb.do(chromedp.Click(`#confirm-dialog #go-back`, chromedp.NodeVisible), chromedp.WaitNotPresent(`#confirm-dialog`))
+		require.Equal(t, "", strField(inquiry(t, env, sid), "refunded_amount"), "nothing refunded")
+		tb.openDialog("refund")
+		tb.screenshot("confirm-refund-dialog")
+		resp = tb.press(`#confirm-dialog #confirm`)
 		require.EqualValues(t, http.StatusOK, resp.Status)
 		require.Equal(t, transactionPage(sid)+"?done=refund", tb.path())
 		require.Equal(t, "Refund done. The operation notification is on its way.", tb.textAt(`[role=status]`))
@@ -238,9 +259,12 @@ func TestBrowser(t *testing.T) {
 		require.Equal(t, staffEmail, body["initiator"].(map[string]any)["email"], "the user is the initiator")
 		requireSignedV1(t, req.Body)
 
-		// The rest: the form offers what remains.
-		require.Equal(t, "76.000", tb.js(`document.getElementById("refund-amount").value`))
-		tb.pressID("refund")
+		// The rest: "full" is a choice, and the confirmation names the amount.
+		require.Contains(t, tb.textAt(`label:has(#refund-full)`), "Refund the full remaining amount (76.000 KWD)")
+		tb.check("refund-full", true)
+		tb.openDialog("refund")
+		require.Equal(t, "Confirm refund of 76.000 KWD", tb.textAt(`#confirm-dialog #confirm`))
+		tb.press(`#confirm-dialog #confirm`)
 		require.Equal(t, "refunded", tb.text("state"))
 		require.Equal(t, "86.000 KWD", tb.text("refunded-amount"))
 		require.False(t, tb.has("#refund"), "nothing remains to refund")
@@ -249,6 +273,89 @@ func TestBrowser(t *testing.T) {
 		got := inquiry(t, env, sid)
 		require.Equal(t, "refunded", got["state"])
 		require.Equal(t, "86.000", got["refunded_amount"])
+	})
+
+	t.Run("TimingWarningsFollowWhatIsTyped", func(t *testing.T) {
+		t.Parallel()
+		env := phtest.New(t)
+		tb := newTab(t, browser, env)
+		tb.signIn()
+		tb.openOK(configPage)
+		require.False(t, tb.has("#warn-timeout"), "15 s is fine")
+		require.False(t, tb.has("#warn-worst-case"), "55 s is fine")
+		require.Contains(t, tb.text("warn-no-smtp"), "no SMTP server is configured")
+
+		tb.typeInto("timeout", "30")
+		require.Contains(t, tb.text("warn-timeout"), "The timeout is 30 s")
+		require.Contains(t, tb.text("warn-worst-case"), "In the worst case a customer waits 100 s")
+		tb.typeInto("timeout", "20")
+		require.False(t, tb.has("#warn-timeout"))
+		require.Contains(t, tb.text("warn-worst-case"), "waits 70 s")
+		tb.check("retry_enabled", false)
+		require.False(t, tb.has("#warn-worst-case"), "one attempt of 20 s")
+
+		// Saved, the server says the same.
+		tb.typeInto("timeout", "26")
+		resp := tb.pressID("save-config")
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Contains(t, tb.text("warn-timeout"), "The timeout is 26 s")
+		require.False(t, tb.has("#warn-worst-case"))
+		tb.typeInto("timeout", "25")
+		require.False(t, tb.has("#warn-timeout"), "the server's warning goes as the value is corrected")
+	})
+
+	t.Run("ConfirmationsWithAndWithoutJavaScript", func(t *testing.T) {
+		t.Parallel()
+		env := phtest.New(t) // notifications off: the banner shows
+		keys := map[string]string{}
+		for _, name := range []string{"shop backend", "old script"} {
+			k, err := env.Service.CreateAPIKey(context.Background(), name)
+			require.NoError(t, err)
+			keys[name] = k
+		}
+		list, err := env.Service.APIKeys(context.Background())
+		require.NoError(t, err)
+		ids := map[string]string{}
+		for _, k := range list {
+			ids[k.Name] = strconv.FormatInt(k.ID, 10)
+		}
+		tb := newTab(t, browser, env)
+		tb.signIn()
+		tb.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)) // on a phone
+		tb.openOK("/dashboard/api-keys")
+		require.Contains(t, tb.text("banner-notifications-off"), "Webhook notifications are off: nothing is sent")
+
+		// With JavaScript: a dialog, then the confirmation's own form.
+		tb.openDialog("revoke-" + ids["shop backend"])
+		require.Contains(t, tb.textAt(`#confirm-dialog #confirm-intro`), "Revoke the API key “shop backend”")
+		require.Equal(t, http.StatusOK, callWithKey(t, env, keys["shop backend"]), "nothing done yet")
+		require.True(t, tb.jsTrue(`document.getElementById("confirm-dialog").getBoundingClientRect().right <= window.innerWidth`),
+			"the dialog fits a 390 px screen")
+		resp := tb.press(`#confirm-dialog #confirm`)
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Equal(t, "/dashboard/api-keys?done=key_revoked", tb.path())
+		require.Equal(t, http.StatusUnauthorized, callWithKey(t, env, keys["shop backend"]))
+
+		// Without JavaScript: the same confirmation, as a page.
+		tb.do(func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+			return chromedp.Void{}, err
+		})
+		tb.openOK("/dashboard/api-keys")
+		resp = tb.pressID("revoke-" + ids["old script"])
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Equal(t, "/dashboard/api-keys/"+ids["old script"]+"/revoke", tb.path())
+		require.Equal(t, "Revoke the key “old script”", tb.text("confirm"))
+		require.Equal(t, http.StatusOK, callWithKey(t, env, keys["old script"]), "nothing done yet")
+		require.True(t, tb.jsTrue(`document.documentElement.scrollWidth <= window.innerWidth`),
+			"no sideways scrolling on a 390 px screen: the page is %s px wide", tb.js(`String(document.documentElement.scrollWidth)`))
+		tb.screenshot("confirm-revoke-mobile")
+		tb.do(chromedp.EmulateViewport(1280, 900))
+		tb.screenshot("confirm-revoke")
+		resp = tb.pressID("confirm")
+		require.EqualValues(t, http.StatusOK, resp.Status)
+		require.Equal(t, "/dashboard/api-keys?done=key_revoked", tb.path())
+		require.Equal(t, http.StatusUnauthorized, callWithKey(t, env, keys["old script"]))
 	})
 
 	t.Run("PostWithoutTheCSRFTokenIsRefused", func(t *testing.T) {

@@ -53,6 +53,9 @@ type dashView struct {
 	Flash   string
 	Problem string
 	Data    any
+	// Banners say, on every page of a signed-in user, what the configuration keeps from
+	// being sent (see loadBanners); filled by renderDash.
+	Banners []banner
 }
 
 // dashPages are the dashboard's templates, each parsed with the layout.
@@ -101,6 +104,9 @@ func (s *Server) renderDash(w http.ResponseWriter, code int, page string, v *das
 		http.Error(w, "Internal error", http.StatusInternalServerError)
 		return
 	}
+	if v.Me != nil && v.Banners == nil {
+		v.Banners = s.loadBanners()
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, page+".html", v); err != nil {
 		s.log.Error("render dashboard page", "page", page, "err", err)
@@ -113,7 +119,7 @@ func (s *Server) renderDash(w http.ResponseWriter, code int, page string, v *das
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(code)
 	w.Write(buf.Bytes())
 }

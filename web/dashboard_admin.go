@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,13 +53,35 @@ func (s *Server) apiKeysPost(w http.ResponseWriter, r *http.Request, d *dash) er
 	return s.renderAPIKeys(w, r, d, http.StatusOK, apiKeysPage{NewKey: key, NewName: name}, "")
 }
 
-// apiKeyRevoke is POST /dashboard/api-keys/{id}/revoke.
+// apiKeyRevoke is POST /dashboard/api-keys/{id}/revoke: the list's button answers a
+// confirmation page naming the key (nothing done); its confirmation (confirm=1) revokes.
+// A key already revoked (a confirmation sent twice) is left as it is.
 func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request, d *dash) error {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		return payhook.Errorf(payhook.ENOTFOUND, "No API key %q.", r.PathValue("id"))
 	}
+	keys, err := s.svc.APIKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(keys, func(k payhook.APIKey) bool { return k.ID == id })
+	if i < 0 {
+		return payhook.Errorf(payhook.ENOTFOUND, "No API key %d.", id)
+	}
+	if !keys[i].RevokedAt.IsZero() {
+		seeOther(w, r, DashboardPath+"/api-keys", "key_already_revoked")
+		return nil
+	}
+	if !confirmed(r) {
+		return s.renderConfirm(w, r, d, "api-keys", apiKeyRevokeConfirmation(keys[i]))
+	}
 	if err := s.svc.RevokeAPIKey(r.Context(), id); err != nil {
+		if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+			// Revoked meanwhile (the same confirmation sent twice at once).
+			seeOther(w, r, DashboardPath+"/api-keys", "key_already_revoked")
+			return nil
+		}
 		return err
 	}
 	seeOther(w, r, DashboardPath+"/api-keys", "key_revoked")

@@ -49,13 +49,13 @@ func TestDashboardAPIKeys_CreateUseRevoke(t *testing.T) {
 	id := m[1]
 	require.True(t, hasID(page, "revoke-"+id))
 
-	page = b.postRedirect("/dashboard/api-keys/"+id+"/revoke", nil, "/dashboard/api-keys?done=key_revoked")
+	page = b.postConfirmed("/dashboard/api-keys/"+id+"/revoke", nil, "/dashboard/api-keys?done=key_revoked")
 	require.Equal(t, "API key revoked. It stops working at once.", flashOf(page))
 	require.Equal(t, http.StatusUnauthorized, callWithKey(t, env, key), "a revoked key is refused at once")
 	require.Equal(t, http.StatusOK, callWithKey(t, env, phtest.APIKey), "the other keys still work")
 	require.False(t, hasID(page, "revoke-"+id))
 	require.Regexp(t, `<tr id="api-key-`+id+`">\s*<td>shop backend</td>[\s\S]*?<span class="badge failed">revoked</span>`, page)
-	require.Equal(t, http.StatusNotFound, b.post("/dashboard/api-keys/"+id+"/revoke", nil).Code, "already revoked")
+	require.Equal(t, "/dashboard/api-keys?done=key_already_revoked", b.post("/dashboard/api-keys/"+id+"/revoke", nil).Location, "already revoked")
 	require.Equal(t, http.StatusNotFound, b.post("/dashboard/api-keys/abc/revoke", nil).Code)
 
 	audit := b.getOK("/dashboard/audit?action=api_key.")

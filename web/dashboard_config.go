@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -172,11 +173,17 @@ type configPage struct {
 	DefaultAgent string
 	Versions     []string
 	Formats      []string
+	// Warnings are what the settings, as saved or typed, keep from working as one would
+	// expect (see configWarnings).
+	Warnings []configWarning
+	// TimeoutWarning and WorstCaseWarning are the timing warnings' texts ({s}: seconds),
+	// for the page's script.
+	TimeoutWarning, WorstCaseWarning string
 }
 
 const sslWarning = "SSL certificate verification is off: payhook calls your webhook URLs without checking their certificates, so anyone who can intercept the traffic could read or fake your notifications. Turn “Ignore SSL” off in production."
 
-func (s *Server) configPageData(st payhook.Settings, form configForm, errs payhook.FieldErrors) configPage {
+func (s *Server) configPageData(ctx context.Context, st payhook.Settings, form configForm, errs payhook.FieldErrors) (configPage, error) {
 	worst := st
 	// The explanation follows what was typed when it parses, so that it matches the form.
 	if v, err := strconv.ParseFloat(strings.TrimSpace(form.Timeout), 64); err == nil && v > 0 && v <= 60 {
@@ -189,9 +196,15 @@ func (s *Server) configPageData(st payhook.Settings, form configForm, errs payho
 		worst.Retries = v
 	}
 	worst.RetryEnabled, worst.NotifyOnError = form.RetryEnabled, form.NotifyOnError
+	plugins, err := s.svc.ListPluginSettings(ctx)
+	if err != nil {
+		return configPage{}, err
+	}
 	return configPage{Form: form, Revision: st.Revision, Errors: errs, HMACKey: payhook.Mask(st.HMACKey), SWSecret: payhook.Mask(st.StandardWebhooksSecret),
 		Worst: worstCaseOf(worst), SSLWarning: sslWarning, DefaultAgent: payhook.DefaultUserAgent,
-		Versions: []string{"v1", "v2"}, Formats: []string{payhook.FormatJSON, payhook.FormatXML}}
+		Versions: []string{"v1", "v2"}, Formats: []string{payhook.FormatJSON, payhook.FormatXML},
+		Warnings:       configWarnings(worst, form, plugins, s.svc.ErrorEmailsConfigured()),
+		TimeoutWarning: timeoutWarning, WorstCaseWarning: worstCaseWarning}, nil
 }
 
 // configGet is GET /dashboard/webhook/config: the General tab.
@@ -200,7 +213,11 @@ func (s *Server) configGet(w http.ResponseWriter, r *http.Request, d *dash) erro
 	if err != nil {
 		return err
 	}
-	s.renderDash(w, http.StatusOK, "dash_config", d.view(r, "Webhook Config", "webhook", s.configPageData(st, configFormOf(st), nil)))
+	p, err := s.configPageData(r.Context(), st, configFormOf(st), nil)
+	if err != nil {
+		return err
+	}
+	s.renderDash(w, http.StatusOK, "dash_config", d.view(r, "Webhook Config", "webhook", p))
 	return nil
 }
 
@@ -222,7 +239,10 @@ func (s *Server) configPost(w http.ResponseWriter, r *http.Request, d *dash) err
 		if err != nil {
 			return err
 		}
-		p := s.configPageData(st, mergeTyped(typed, configFormOf(st)), errs)
+		p, err := s.configPageData(r.Context(), st, mergeTyped(typed, configFormOf(st)), errs)
+		if err != nil {
+			return err
+		}
 		if rev != 0 {
 			p.Revision = rev // what was typed is still based on the posted revision
 		}
@@ -240,7 +260,10 @@ func (s *Server) configPost(w http.ResponseWriter, r *http.Request, d *dash) err
 	}
 	if rot.StandardWebhooksSecret {
 		// The secret was just generated: show it this once, as the PATCH answer does.
-		p := s.configPageData(next, configFormOf(next), nil)
+		p, err := s.configPageData(r.Context(), next, configFormOf(next), nil)
+		if err != nil {
+			return err
+		}
 		p.NewSWSecret = next.StandardWebhooksSecret
 		v := d.view(r, "Webhook Config", "webhook", p)
 		v.Flash = flashes["config"]
@@ -259,7 +282,11 @@ func (s *Server) configConflict(w http.ResponseWriter, r *http.Request, d *dash)
 	if err != nil {
 		return err
 	}
-	v := d.view(r, "Webhook Config", "webhook", s.configPageData(st, configFormOf(st), nil))
+	p, err := s.configPageData(r.Context(), st, configFormOf(st), nil)
+	if err != nil {
+		return err
+	}
+	v := d.view(r, "Webhook Config", "webhook", p)
 	v.Flash = ""
 	v.Problem = "Nothing was saved: the webhook settings were changed by someone else since this page was loaded. " +
 		"The page was reloaded with them as they are now: make your change again and save."
@@ -409,6 +436,7 @@ type pluginRow struct {
 	Plugin     payhook.Plugin
 	Configured bool
 	Settings   payhook.PluginSettings
+	Warnings   []configWarning
 }
 
 // pluginsGet is GET /dashboard/webhook/plugins: the Plugin configs tab.
@@ -424,7 +452,11 @@ func (s *Server) pluginsGet(w http.ResponseWriter, r *http.Request, d *dash) err
 	rows := make([]pluginRow, 0, len(payhook.Plugins))
 	for _, p := range payhook.Plugins {
 		ps, ok := byPlugin[p]
-		rows = append(rows, pluginRow{Plugin: p, Configured: ok, Settings: ps})
+		row := pluginRow{Plugin: p, Configured: ok, Settings: ps}
+		if ok {
+			row.Warnings = pluginWarnings([]payhook.PluginSettings{ps}, false)
+		}
+		rows = append(rows, row)
 	}
 	s.renderDash(w, http.StatusOK, "dash_plugins", d.view(r, "Plugin configs", "webhook", rows))
 	return nil
@@ -437,6 +469,7 @@ type pluginPage struct {
 	Form       payhook.PluginSettings
 	States     []payhook.State
 	Errors     payhook.FieldErrors
+	Warnings   []configWarning // of the config as saved (or as typed, when it did not validate)
 }
 
 func pluginOf(r *http.Request) (payhook.Plugin, error) {
@@ -460,7 +493,7 @@ func (s *Server) pluginGet(w http.ResponseWriter, r *http.Request, d *dash) erro
 	}
 	ps.Plugin = p
 	s.renderDash(w, http.StatusOK, "dash_plugin", d.view(r, pluginLabel(p)+" webhook", "webhook",
-		pluginPage{Plugin: p, Configured: ok, Form: ps, States: payhook.FilterableStates}))
+		pluginPage{Plugin: p, Configured: ok, Form: ps, States: payhook.FilterableStates, Warnings: pluginWarnings([]payhook.PluginSettings{ps}, false)}))
 	return nil
 }
 
@@ -482,7 +515,8 @@ func (s *Server) pluginPost(w http.ResponseWriter, r *http.Request, d *dash) err
 		if lerr != nil {
 			return lerr
 		}
-		v := d.view(r, pluginLabel(p)+" webhook", "webhook", pluginPage{Plugin: p, Configured: ok, Form: ps, States: payhook.FilterableStates, Errors: errs})
+		v := d.view(r, pluginLabel(p)+" webhook", "webhook", pluginPage{Plugin: p, Configured: ok, Form: ps, States: payhook.FilterableStates, Errors: errs,
+			Warnings: pluginWarnings([]payhook.PluginSettings{ps}, false)})
 		v.Flash, v.Problem = "", "Nothing was saved: correct the fields marked below."
 		s.renderDash(w, http.StatusBadRequest, "dash_plugin", v)
 		return nil
@@ -494,13 +528,32 @@ func (s *Server) pluginPost(w http.ResponseWriter, r *http.Request, d *dash) err
 	return nil
 }
 
-// pluginDelete is POST /dashboard/webhook/plugins/{plugin}/delete.
+// pluginDelete is POST /dashboard/webhook/plugins/{plugin}/delete: the list's button
+// answers a confirmation page naming the plugin and its URL (nothing done); its
+// confirmation (confirm=1) deletes. A config already deleted (a confirmation sent twice)
+// is left as it is.
 func (s *Server) pluginDelete(w http.ResponseWriter, r *http.Request, d *dash) error {
 	p, err := pluginOf(r)
 	if err != nil {
 		return err
 	}
+	ps, ok, err := s.svc.PluginSettings(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		seeOther(w, r, DashboardPath+"/webhook/plugins", "plugin_already_deleted")
+		return nil
+	}
+	if !confirmed(r) {
+		ps.Plugin = p
+		return s.renderConfirm(w, r, d, "webhook", pluginDeleteConfirmation(ps))
+	}
 	if err := s.svc.DeletePluginSettings(r.Context(), p); err != nil {
+		if payhook.ErrorCode(err) == payhook.ENOTFOUND {
+			seeOther(w, r, DashboardPath+"/webhook/plugins", "plugin_already_deleted")
+			return nil
+		}
 		return err
 	}
 	seeOther(w, r, DashboardPath+"/webhook/plugins", "plugin_deleted")

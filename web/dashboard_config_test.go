@@ -307,7 +307,7 @@ func TestDashboardPlugins_AddEditDelete(t *testing.T) {
 	require.Equal(t, "https://shop.example/hook2", env.JSON("GET", "/b/webhook/v1/plugins/e_commerce/", nil, http.StatusOK)["webhook_url"])
 
 	// Delete.
-	list = b.postRedirect("/dashboard/webhook/plugins/e_commerce/delete", nil, "/dashboard/webhook/plugins?done=plugin_deleted")
+	list = b.postConfirmed("/dashboard/webhook/plugins/e_commerce/delete", nil, "/dashboard/webhook/plugins?done=plugin_deleted")
 	require.Equal(t, "Plugin configuration deleted.", flashOf(list))
 	require.True(t, hasID(list, "add-e_commerce"))
 	require.Equal(t, 0.0, env.JSON("GET", "/b/webhook/v1/plugins/", nil, http.StatusOK)["count"], "deleted")

@@ -46,28 +46,80 @@ func (s *Server) notificationsGet(w http.ResponseWriter, r *http.Request, d *das
 	return nil
 }
 
-// notificationGet is GET /dashboard/notifications/{id}: its attempts and its payload.
+// notificationPage is the data of a notification's page.
+type notificationPage struct {
+	N noteView
+	// ResendOutlook says what Resend would do, or why there is nothing to re-send.
+	ResendOutlook string
+	// ResendWarning, when set, says what about the configuration the user should know
+	// before pressing Resend.
+	ResendWarning string
+}
+
+// notificationGet is GET /dashboard/notifications/{id}: its attempts and its payload, and
+// what Resend would do.
 func (s *Server) notificationGet(w http.ResponseWriter, r *http.Request, d *dash) error {
 	n, err := s.svc.Notification(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	s.renderDash(w, http.StatusOK, "dash_notification", d.view(r, "Notification "+n.ID, "notifications", newNoteView(n)))
+	st, err := s.svc.Settings(r.Context())
+	if err != nil {
+		return err
+	}
+	p := notificationPage{N: newNoteView(n)}
+	p.ResendOutlook, p.ResendWarning = resendOutlook(p.N, st)
+	s.renderDash(w, http.StatusOK, "dash_notification", d.view(r, "Notification "+n.ID, "notifications", p))
 	return nil
+}
+
+// resendOutlook says, before Resend is pressed, what it would do with this notification.
+func resendOutlook(n noteView, st payhook.Settings) (outlook, warning string) {
+	switch {
+	case n.Status == payhook.StatusNotSent:
+		outlook = "Nothing to re-send: this notification was never sent"
+		if t := reasonTexts[n.Reason]; t != "" {
+			outlook += " (" + strings.TrimSuffix(strings.TrimPrefix(t, "Not sent: "), ".") + ")"
+		}
+		return outlook + ". Once the cause is fixed, use “Notify again” on the transaction's page to send a new one.", ""
+	case n.Status == payhook.StatusPending:
+		return "Nothing to re-send yet: this notification is being sent (pending). Resend is offered once it is delivered or failed.", ""
+	case !n.CanResend:
+		return "Nothing to re-send: this notification has no URL.", ""
+	}
+	outlook = "Resend sends it again to " + n.URL + " with the same webhook-id and body (a new round of attempts)."
+	if !st.Enabled {
+		warning = "Webhook notifications are off, but a re-send by hand is sent anyway: it goes to " + n.URL + " when you press Resend."
+	}
+	return outlook, warning
 }
 
 // notificationResend is POST /dashboard/notifications/{id}/resend: the same Resend as the
 // API's (same webhook-id, same body). Back to the transaction's page when the form says
-// back=transaction, else to the notification's.
+// back=transaction, else to the notification's, with what happened: queued again, or
+// nothing new (already pending).
 func (s *Server) notificationResend(w http.ResponseWriter, r *http.Request, d *dash) error {
-	n, err := s.svc.Resend(r.Context(), r.PathValue("id"))
+	before, err := s.svc.Notification(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	done := "resend"
+	if before.Status == payhook.StatusPending {
+		done = "resend_pending"
+	}
+	n, err := s.svc.Resend(r.Context(), before.ID)
+	if err != nil {
+		return err
+	}
+	if done == "resend" {
+		if st, err := s.svc.Settings(r.Context()); err == nil && !st.Enabled {
+			done = "resend_while_off"
+		}
 	}
 	back := DashboardPath + "/notifications/" + n.ID
 	if r.PostForm.Get("back") == "transaction" && n.SessionID != "" {
 		back = DashboardPath + "/transactions/" + n.SessionID
 	}
-	seeOther(w, r, back, "resend")
+	seeOther(w, r, back, done)
 	return nil
 }

@@ -198,12 +198,19 @@ type transactionPage struct {
 	Remaining   string
 	CheckoutURL string // while it can be paid
 	Ops         operationForms
-	TrackingKey string // makes a double-submitted operation form act once
 	Notes       []noteView
 	NotesTotal  int
 	Errors      payhook.FieldErrors
 	TypedOp     string // the operation whose amount did not validate
 	TypedAmount string
+	TypedFull   bool
+	// NotifyNothing, when set, says why "Notify again" would send nothing with the
+	// configuration as it is now.
+	NotifyNothing string
+	// NotifyURLs are the URLs "Notify again" would send to.
+	NotifyURLs []string
+	// NotificationsOff is set while webhook notifications are off (Resend still sends).
+	NotificationsOff bool
 }
 
 // renderTransaction shows a transaction's page; problem and errs, when set, report an
@@ -219,8 +226,14 @@ func (s *Server) renderTransaction(w http.ResponseWriter, r *http.Request, d *da
 		return err
 	}
 	p := transactionPage{T: t, Remaining: t.RemainingAmount().Format(t.Currency), Ops: operationsFor(t),
-		TrackingKey: "dashboard-" + randomFormToken(), Notes: noteViews(notes), NotesTotal: total,
-		Errors: errs, TypedOp: typedOp, TypedAmount: typedAmount}
+		Notes: noteViews(notes), NotesTotal: total, Errors: errs, TypedOp: typedOp, TypedAmount: typedAmount,
+		TypedFull: typedOp != "" && r.Method == http.MethodPost && r.PostForm.Get("full") != ""}
+	recipients, err := s.svc.NotifyAgainRecipients(ctx, t)
+	if err != nil {
+		return err
+	}
+	p.NotifyNothing, p.NotifyURLs = notifyOutlook(recipients)
+	p.NotificationsOff = len(recipients) > 0 && recipients[0].Reason == payhook.ReasonDisabled
 	if t.State.Payable() && s.svc.Open(t) && t.DeletedAt.IsZero() {
 		p.CheckoutURL = s.svc.CheckoutURL(t.SessionID)
 	}
@@ -232,40 +245,98 @@ func (s *Server) renderTransaction(w http.ResponseWriter, r *http.Request, d *da
 	return nil
 }
 
+// notifyNothingTexts say, before "Notify again" is pressed, why it would send nothing.
+var notifyNothingTexts = map[payhook.Reason]string{
+	payhook.ReasonDisabled:                "Nothing will be sent: webhook notifications are off (Webhook Config → Enable webhook notifications). Pressing records a notification “not sent” in the delivery log.",
+	payhook.ReasonAPITransactionsDisabled: "Nothing will be sent: this transaction was created through the API and “Enable webhook notifications if transaction initiated from API” is off (Webhook Config). Pressing records a notification “not sent” in the delivery log.",
+	payhook.ReasonNoURL:                   "Nothing will be sent: there is no webhook URL (none on the transaction, none in its plugin config). Pressing records a notification “not sent” in the delivery log.",
+	payhook.ReasonStateFiltered:           "Nothing will be sent: the plugin's state filter does not include this state. Pressing records a notification “not sent” in the delivery log.",
+}
+
+// notifyOutlook reads what a "Notify again" would do: why nothing would be sent, or the
+// URLs it would reach.
+func notifyOutlook(recipients []payhook.Recipient) (nothing string, urls []string) {
+	for _, rc := range recipients {
+		if rc.Reason != "" {
+			return notifyNothingTexts[rc.Reason], nil
+		}
+		urls = append(urls, rc.URL)
+	}
+	return "", urls
+}
+
 // transactionGet is GET /dashboard/transactions/{session_id}.
 func (s *Server) transactionGet(w http.ResponseWriter, r *http.Request, d *dash) error {
 	return s.renderTransaction(w, r, d, http.StatusOK, "", nil, "", "")
 }
 
 // transactionNotify is POST /dashboard/transactions/{session_id}/notify: "Notify again",
-// through the same NotifyAgain as the inquiry's notify option.
+// through the same NotifyAgain as the inquiry's notify option. The page it returns to says
+// what happened: queued, or recorded as not sent and why.
 func (s *Server) transactionNotify(w http.ResponseWriter, r *http.Request, d *dash) error {
 	sid := r.PathValue("session_id")
+	t, err := s.svc.Transaction(r.Context(), sid)
+	if err != nil {
+		return err
+	}
+	// What it does is decided by the same cached configuration NotifyAgain reads.
+	recipients, err := s.svc.NotifyAgainRecipients(r.Context(), t)
+	if err != nil {
+		return err
+	}
 	if err := s.svc.NotifyAgain(r.Context(), sid); err != nil {
 		if payhook.ErrorCode(err) == payhook.ETOOMANY {
 			return s.renderTransaction(w, r, d, http.StatusTooManyRequests, payhook.ErrorMessage(err), nil, "", "")
 		}
 		return err
 	}
-	seeOther(w, r, DashboardPath+"/transactions/"+sid, "notify")
+	done := "notify"
+	if len(recipients) > 0 && recipients[0].Reason != "" {
+		done = "notify_not_sent_" + string(recipients[0].Reason)
+	}
+	seeOther(w, r, DashboardPath+"/transactions/"+sid, done)
 	return nil
 }
 
 // dashboardOperations are the operations a transaction's page offers.
 var dashboardOperations = []string{payhook.OpRefund, payhook.OpCapture, payhook.OpVoid, payhook.OpCancel}
 
-// transactionOperation is POST /dashboard/transactions/{session_id}/operation: the
-// Operations API's body, made from the form, through the same Operate; the form's
-// tracking_key is its Tracking-Key, so a form sent twice acts once.
+// transactionOperation is POST /dashboard/transactions/{session_id}/operation. The
+// page's form (refund, capture, void, cancel) first gets a confirmation page: the amount
+// is checked (an empty refund or capture amount is an error unless "full" was chosen,
+// which fills in what remains), nothing is done, and a new Tracking-Key is made for the
+// confirmation. The confirmation's POST (confirm=1, with that key and the exact amount)
+// carries out the Operations API's body through the same Operate; sent twice (a double
+// click, a reload), it acts once.
 func (s *Server) transactionOperation(w http.ResponseWriter, r *http.Request, d *dash) error {
 	sid := r.PathValue("session_id")
 	op := r.PostForm.Get("operation")
 	if !slices.Contains(dashboardOperations, op) {
 		return s.renderTransaction(w, r, d, http.StatusBadRequest, "Choose refund, capture, void or cancel.", nil, "", "")
 	}
+	withAmount := op == payhook.OpRefund || op == payhook.OpCapture
+	amount, full := "", false
+	if withAmount {
+		amount = strings.TrimSpace(r.PostForm.Get("amount"))
+		full = r.PostForm.Get("full") != "" && !confirmed(r)
+		if amount == "" && !full {
+			choice := map[string]string{payhook.OpRefund: "Full refund", payhook.OpCapture: "Full capture"}[op]
+			return s.renderTransaction(w, r, d, http.StatusBadRequest, "The "+op+" was not done: enter an amount.",
+				payhook.FieldErrors{"amount": {"Enter an amount, or choose " + choice + "."}}, op, amount)
+		}
+		if full {
+			amount = "" // what remains, planned below
+		}
+	}
+	if !confirmed(r) {
+		return s.confirmOperation(w, r, d, op, amount, full)
+	}
+	key := strings.TrimSpace(r.PostForm.Get("tracking_key"))
+	if key == "" {
+		return s.renderTransaction(w, r, d, http.StatusBadRequest, "Nothing was done: this confirmation is incomplete. Start again from the button below.", nil, "", "")
+	}
 	req := map[string]string{"operation": op, "session_id": sid}
-	amount := strings.TrimSpace(r.PostForm.Get("amount"))
-	if amount != "" && (op == payhook.OpRefund || op == payhook.OpCapture) {
+	if withAmount {
 		req["amount"] = amount
 	}
 	raw, err := json.Marshal(req)
@@ -276,7 +347,7 @@ func (s *Server) transactionOperation(w http.ResponseWriter, r *http.Request, d 
 	if err := json.Unmarshal(raw, &body); err != nil {
 		return err
 	}
-	a, err := s.svc.Operate(r.Context(), raw, body, strings.TrimSpace(r.PostForm.Get("tracking_key")))
+	a, err := s.svc.Operate(r.Context(), raw, body, key)
 	if errs := fieldErrors(err); errs != nil {
 		return s.renderTransaction(w, r, d, http.StatusBadRequest, "The "+op+" was not done: correct the amount.", errs, op, amount)
 	}
@@ -303,4 +374,35 @@ func (s *Server) transactionOperation(w http.ResponseWriter, r *http.Request, d 
 	}
 	seeOther(w, r, DashboardPath+"/transactions/"+sid, done)
 	return nil
+}
+
+// confirmOperation checks an operation as the page's form asked for it and answers its
+// confirmation page; nothing is done. amount is "" for void, cancel and a full refund or
+// capture (what remains, filled in here).
+func (s *Server) confirmOperation(w http.ResponseWriter, r *http.Request, d *dash, op, amount string, full bool) error {
+	t, err := s.svc.Transaction(r.Context(), r.PathValue("session_id"))
+	if err != nil {
+		return err
+	}
+	if !t.DeletedAt.IsZero() {
+		return payhook.Errorf(payhook.ENOTFOUND, "No transaction with session_id %q.", t.SessionID)
+	}
+	plan, err := payhook.PlanOperation(t, op, amount)
+	if errs := fieldErrors(err); errs != nil {
+		return s.renderTransaction(w, r, d, http.StatusBadRequest, "The "+op+" was not done: correct the amount.", errs, op, amount)
+	}
+	if payhook.ErrorCode(err) == payhook.ECONFLICT {
+		return s.renderTransaction(w, r, d, http.StatusConflict, payhook.ErrorMessage(err), nil, "", "")
+	}
+	if err != nil {
+		return err
+	}
+	shown := plan.Amount
+	if op == payhook.OpCancel {
+		shown = t.Amount
+	}
+	// The key is made here, once per confirmation page: the confirmation sent twice
+	// carries the same key and body, and Operate answers the second from the first.
+	key := "dashboard-" + randomFormToken()
+	return s.renderConfirm(w, r, d, "transactions", operationConfirmation(t, op, shown.Format(t.Currency), full, key))
 }

@@ -288,13 +288,18 @@ func TestDashboardTransaction_RefundFromThePage(t *testing.T) {
 
 	page := b.getOK(transactionPage(sid))
 	require.True(t, hasID(page, "refund"))
-	require.Equal(t, "86.000", regexp.MustCompile(`id="refund-amount" name="amount" inputmode="decimal" value="([^"]*)"`).FindStringSubmatch(page)[1])
+	require.Equal(t, "", regexp.MustCompile(`id="refund-amount" name="amount" inputmode="decimal" value="([^"]*)"`).FindStringSubmatch(page)[1],
+		"the amount is typed, or the full refund chosen")
 	for _, id := range []string{"capture", "void", "cancel"} {
 		require.False(t, hasID(page, id), "a paid transaction cannot be %sed", id)
 	}
 
-	form := url.Values{"operation": {"refund"}, "amount": {"10"}, "tracking_key": {trackingKeyOf(page, "refund")}}
-	after := b.postRedirect(transactionPage(sid)+"/operation", form, transactionPage(sid)+"?done=refund")
+	form := url.Values{"operation": {"refund"}, "amount": {"10"}}
+	confirmation := b.askConfirmation(transactionPage(sid)+"/operation", form)
+	p := b.confirmPage(confirmation)
+	require.Equal(t, http.StatusSeeOther, p.Code, "%s", p.Body)
+	require.Equal(t, transactionPage(sid)+"?done=refund", p.Location)
+	after := b.getOK(p.Location)
 	require.Equal(t, "Refund done. The operation notification is on its way.", flashOf(after))
 	req := waitRequests(t, 1, func() []phtest.Request { return operationRequests(ops) })[0]
 	phtest.Validate(t, "operation-webhook", req.Body)
@@ -306,14 +311,14 @@ func TestDashboardTransaction_RefundFromThePage(t *testing.T) {
 	require.Contains(t, after, `id="refunded-amount">10.000 KWD</dd>`)
 	require.Contains(t, after, `<span class="badge success">refunded</span>`, "the child transaction")
 
-	// The same form sent twice (a double click) refunds once: its tracking_key.
-	p := b.post(transactionPage(sid)+"/operation", form)
+	// The same confirmation sent twice (a double click) refunds once: its tracking_key.
+	p = b.confirmPage(confirmation)
 	require.Equal(t, http.StatusSeeOther, p.Code)
 	require.Equal(t, "10.000", strField(inquiry(t, env, sid), "refunded_amount"))
 
 	// The gateway declines (the sandbox declines amounts whose decimals start with 99): the
 	// page says so, and the failed operation's notification goes out.
-	after = b.postRedirect(transactionPage(sid)+"/operation", url.Values{"operation": {"refund"}, "amount": {"9.990"}},
+	after = b.postConfirmed(transactionPage(sid)+"/operation", url.Values{"operation": {"refund"}, "amount": {"9.990"}},
 		transactionPage(sid)+"?done=refund_declined")
 	require.Contains(t, flashOf(after), "The gateway declined the refund")
 	require.Contains(t, after, `<span class="badge failed">refund_rejected</span>`)
@@ -328,8 +333,8 @@ func TestDashboardTransaction_RefundFromThePage(t *testing.T) {
 	require.Contains(t, p.Body, `value="80"`, "what was typed stays")
 	require.Equal(t, "10.000", strField(inquiry(t, env, sid), "refunded_amount"))
 
-	// The rest, by default the whole remainder.
-	b.postRedirect(transactionPage(sid)+"/operation", url.Values{"operation": {"refund"}}, transactionPage(sid)+"?done=refund")
+	// The rest, chosen as the full remaining amount.
+	b.postConfirmed(transactionPage(sid)+"/operation", url.Values{"operation": {"refund"}, "full": {"1"}}, transactionPage(sid)+"?done=refund")
 	require.Equal(t, "refunded", inquiry(t, env, sid)["state"])
 	page = b.getOK(transactionPage(sid))
 	require.False(t, hasID(page, "refund"), "nothing remains to refund")
@@ -344,15 +349,6 @@ func TestDashboardTransaction_RefundFromThePage(t *testing.T) {
 	require.Len(t, operationRequests(ops), 3, "refunds of 10, 9.990 (declined) and the rest; nothing else")
 }
 
-// trackingKeyOf returns the tracking_key the page's form for op carries.
-func trackingKeyOf(page, op string) string {
-	m := regexp.MustCompile(`name="tracking_key" value="([^"]+-` + op + `)"`).FindStringSubmatch(page)
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
 func TestDashboardTransaction_CaptureVoidCancelFromThePage(t *testing.T) {
 	t.Parallel()
 	env, ops := setupOperations(t, nil)
@@ -363,13 +359,13 @@ func TestDashboardTransaction_CaptureVoidCancelFromThePage(t *testing.T) {
 	for id, want := range map[string]bool{"capture": true, "void": true, "refund": false, "cancel": false} {
 		require.Equal(t, want, hasID(page, id), "authorized: %s", id)
 	}
-	b.postRedirect(transactionPage(captured)+"/operation", url.Values{"operation": {"capture"}, "amount": {"50"}},
+	b.postConfirmed(transactionPage(captured)+"/operation", url.Values{"operation": {"capture"}, "amount": {"50"}},
 		transactionPage(captured)+"?done=capture")
 	require.Equal(t, "paid", checkoutState(t, env, captured))
 	require.Equal(t, "50.000", strField(inquiry(t, env, captured), "paid_amount"))
 
 	voided := authorizedCheckout(t, env, nil, nil)
-	b.postRedirect(transactionPage(voided)+"/operation", url.Values{"operation": {"void"}}, transactionPage(voided)+"?done=void")
+	b.postConfirmed(transactionPage(voided)+"/operation", url.Values{"operation": {"void"}}, transactionPage(voided)+"?done=void")
 	require.Equal(t, "canceled", checkoutState(t, env, voided))
 	waitRequests(t, 2, func() []phtest.Request { return operationRequests(ops) })
 
@@ -379,7 +375,7 @@ func TestDashboardTransaction_CaptureVoidCancelFromThePage(t *testing.T) {
 	for id, want := range map[string]bool{"cancel": true, "capture": false, "void": false, "refund": false, "checkout-link": true} {
 		require.Equal(t, want, hasID(page, id), "created: %s", id)
 	}
-	b.postRedirect(transactionPage(open)+"/operation", url.Values{"operation": {"cancel"}}, transactionPage(open)+"?done=cancel")
+	b.postConfirmed(transactionPage(open)+"/operation", url.Values{"operation": {"cancel"}}, transactionPage(open)+"?done=cancel")
 	require.Equal(t, "canceled", checkoutState(t, env, open))
 	got := waitRequests(t, 1, func() []phtest.Request { return paymentRequests(rc) })
 	require.Equal(t, "canceled", decodeBody(t, got[0].Body)["state"])

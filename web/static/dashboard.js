@@ -63,3 +63,123 @@
   form.addEventListener("change", function () { update(); sslWarning(); });
   update();
 })();
+
+// Confirmations, nicer with JavaScript. A form marked data-confirm (refund, capture,
+// void, cancel, revoke a key, delete a plugin config) is first posted in the background:
+// the server answers its confirmation page (nothing done yet), and the page's
+// confirmation is shown in a dialog instead of a new page. Its form is the server's own,
+// with the server's Tracking-Key, and posts as a normal form. Anything unexpected (a
+// field error, a network failure) falls back to the plain form post, which shows the
+// same answer as a page.
+(function () {
+  "use strict";
+  if (!window.fetch || !window.DOMParser || !window.URLSearchParams || typeof HTMLDialogElement === "undefined") return;
+
+  function fallback(form) {
+    form.submit(); // does not fire "submit" again
+  }
+
+  function show(doc, section) {
+    var old = document.getElementById("confirm-dialog");
+    if (old) old.remove();
+    var dlg = document.createElement("dialog");
+    dlg.id = "confirm-dialog";
+    dlg.className = "confirm-dialog";
+    dlg.setAttribute("aria-labelledby", "confirm-dialog-h");
+    var title = document.createElement("h2");
+    title.id = "confirm-dialog-h";
+    var h1 = doc.querySelector("main h1");
+    title.textContent = h1 ? h1.textContent : "Confirm";
+    dlg.appendChild(title);
+    dlg.appendChild(document.importNode(section, true));
+    var back = dlg.querySelector("#go-back");
+    if (back) {
+      back.addEventListener("click", function (e) {
+        e.preventDefault();
+        dlg.close();
+      });
+    }
+    dlg.addEventListener("close", function () { dlg.remove(); });
+    document.body.appendChild(dlg);
+    guard(dlg.querySelector("form"));
+    dlg.showModal();
+    var btn = dlg.querySelector("#confirm");
+    if (btn) btn.focus();
+  }
+
+  // guard disables a confirmation's button once it is sent (the server's Tracking-Key
+  // already makes a second one harmless).
+  function guard(form) {
+    if (!form) return;
+    form.addEventListener("submit", function () {
+      var btn = form.querySelector("button[type=submit]");
+      if (btn) setTimeout(function () { btn.disabled = true; }, 0);
+    });
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-confirm")) return;
+    ev.preventDefault();
+    fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      credentials: "same-origin",
+      headers: { "Accept": "text/html" }
+    }).then(function (resp) {
+      return resp.text().then(function (text) {
+        var doc = new DOMParser().parseFromString(text, "text/html");
+        var section = resp.ok ? doc.querySelector("section.confirm") : null;
+        if (section) show(doc, section); else fallback(form);
+      });
+    }).catch(function () { fallback(form); });
+  });
+
+  guard(document.getElementById("confirm-form"));
+})();
+
+// Webhook Config: the timing warnings (a timeout over 25 s, a worst case over 60 s) follow
+// what is typed, like the worst case above. The texts come from the server (data
+// attributes of #scenario, {s} for the seconds).
+(function () {
+  "use strict";
+  var form = document.getElementById("config-form");
+  var scenario = document.getElementById("scenario");
+  if (!form || !scenario) return;
+  var timeout = document.getElementById("timeout");
+  var retries = document.getElementById("retries");
+  var backoff = document.getElementById("backoff_factor");
+  var retryOn = document.getElementById("retry_enabled");
+
+  function num(el) {
+    var v = el.value.trim();
+    return v === "" ? NaN : Number(v);
+  }
+  function fmt(x) {
+    return String(Math.round(x * 1000) / 1000);
+  }
+  function toggle(id, on, text) {
+    var w = document.getElementById(id);
+    if (!on) {
+      if (w) w.remove();
+      return;
+    }
+    if (!w) {
+      w = document.createElement("p");
+      w.id = id;
+      w.className = "warning";
+      scenario.appendChild(w);
+    }
+    w.textContent = text;
+  }
+  function update() {
+    var t = num(timeout), b = num(backoff), r = num(retries);
+    if (!(t > 0 && t <= 60) || !(b >= 0 && b <= 3600) || !(r >= 1 && r <= 10 && Math.floor(r) === r)) return;
+    var n = retryOn.checked ? r : 1;
+    var worst = n * t + (n - 1) * b;
+    toggle("warn-timeout", t > 25, scenario.getAttribute("data-timeout-warning").replace("{s}", fmt(t)));
+    toggle("warn-worst-case", worst > 60, scenario.getAttribute("data-worst-case-warning").replace("{s}", fmt(worst)));
+  }
+  form.addEventListener("input", update);
+  form.addEventListener("change", update);
+})();
