@@ -338,6 +338,11 @@ func (p PluginSettings) Validate() error {
 }
 
 // Passes reports whether a payment notification in state s passes the state filter.
+// A declined or errored try leaves the checkout attempted (SPEC §7): Ottu's filter has no
+// such state, and such a try is what its "failed" names, so failed lets attempted through.
 func (p PluginSettings) Passes(s State) bool {
+	if s == StateAttempted {
+		s = StateFailed
+	}
 	return !p.StateFilterEnabled || slices.Contains(p.States, s)
 }

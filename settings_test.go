@@ -264,3 +264,25 @@ func TestApply_MaskedSecretsReadBackChangeNothing(t *testing.T) {
 	_, _, err = s.Apply(SettingsPatch{"standard_webhooks_secret": json.RawMessage(`"whsec_other"`)}, nil)
 	require.Error(t, err)
 }
+
+func TestPluginStateFilter_FailedLetsAttemptedTriesThrough(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		states []State
+		on     bool
+		state  State
+		passes bool
+	}{
+		{nil, false, StateAttempted, true},
+		{[]State{StateFailed}, true, StateAttempted, true},
+		{[]State{StateFailed}, true, StateFailed, true},
+		{[]State{StatePaid}, true, StateAttempted, false},
+		{[]State{StatePaid, StateExpired}, true, StateExpired, true},
+		{[]State{}, true, StatePaid, false},
+	} {
+		p := PluginSettings{StateFilterEnabled: tc.on, States: tc.states}
+		if got := p.Passes(tc.state); got != tc.passes {
+			t.Errorf("filter %v (on %v), state %s: passes %v, want %v", tc.states, tc.on, tc.state, got, tc.passes)
+		}
+	}
+}
