@@ -405,6 +405,20 @@ func (tb *tab) layoutProblems(width int) []string {
   for (const el of document.querySelectorAll(controls)) {
     if (!shown(el)) continue;
     el.scrollIntoView({block: "center", inline: "center"});
+    // scrollIntoView also scrolls a box that hides its overflow, which no user can.
+    let hidden = null;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if ((["hidden", "clip"].includes(s.overflowX) && p.scrollLeft !== 0) || (["hidden", "clip"].includes(s.overflowY) && p.scrollTop !== 0)) {
+        hidden = p;
+        p.scrollLeft = 0;
+        p.scrollTop = 0;
+      }
+    }
+    if (hidden) {
+      out.push(name(el) + " is cut by " + name(hidden) + ", which hides what overflows it");
+      continue;
+    }
     const r = el.getBoundingClientRect();
     if (r.left < -0.5 || r.right > W + 0.5 || r.top < -0.5 || r.bottom > window.innerHeight + 0.5) {
       out.push(name(el) + " is not wholly on the screen: " + Math.round(r.left) + ".." + Math.round(r.right) + " px");

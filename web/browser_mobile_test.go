@@ -137,8 +137,8 @@ func mobileFixtures(t *testing.T) (*phtest.Env, *mobileData) {
 	return env, d
 }
 
-// TestBrowserMobile opens every page of mobilePages on a 390 px wide phone and checks
-// that it fits: no sideways scrolling, nothing past the screen's edge (tables scroll
+// TestBrowserMobile opens every page of mobilePages on a 390 px wide phone (and on a
+// 1280 px desktop) and checks that it fits: no sideways scrolling, nothing past the screen's edge (tables scroll
 // inside their own box), every button, field and menu link wholly visible and
 // clickable. With -update-screenshots it also writes each page's screenshots at both
 // widths.
@@ -155,12 +155,32 @@ func TestBrowserMobile(t *testing.T) {
 			tb.phone()
 			tb.openOK(path)
 			require.Empty(t, tb.layoutProblems(phoneWidth), "%s (%s) at %d px", p.Name, path, phoneWidth)
+			tb.desktop()
+			tb.openOK(path)
+			require.Empty(t, tb.layoutProblems(desktopWidth), "%s (%s) at %d px", p.Name, path, desktopWidth)
 			tb.screenshotsBoth(p.Name, path)
 		}
 		// The menu wraps: every entry is on the screen without a menu button.
 		tb.phone()
 		tb.openOK("/dashboard/transactions")
 		require.Equal(t, 5, tb.count(`header.top nav a`))
+	})
+
+	t.Run("TheCheckSeesWhatDoesNotFit", func(t *testing.T) {
+		tb := newTab(t, chrome, env)
+		tb.signInAs(longUserEmail, staffPassword)
+		tb.phone()
+		inject := func(html string) []string {
+			tb.openOK("/dashboard/transactions")
+			// The page's CSP refuses style attributes: the styles go in through the CSSOM.
+			tb.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("main").insertAdjacentHTML("beforeend", ` + jsString(html) + `);
+				document.querySelectorAll("[data-style]").forEach(el => { el.style.cssText = el.dataset.style; })`))
+			return tb.layoutProblems(phoneWidth)
+		}
+		require.Empty(t, inject(`<div class="table-wrap"><table data-style="width:900px"><tr><td>wide, in a box that scrolls</td><td><button type="button">Far right</button></td></tr></table></div>`))
+		require.NotEmpty(t, inject(`<p data-style="width:600px">too wide</p>`))
+		require.NotEmpty(t, inject(`<div data-style="overflow:hidden;width:200px"><button type="button" data-style="margin-left:150px;width:120px">Cut</button></div>`))
+		require.NotEmpty(t, inject(`<div data-style="position:fixed;inset:0;background:#fff8"></div>`), "every control covered")
 	})
 
 	t.Run("CodesInWordsAndTimesWithZone", func(t *testing.T) {
@@ -171,6 +191,11 @@ func TestBrowserMobile(t *testing.T) {
 		require.Contains(t, tb.textAt(`.note-head`), "Not sent not_sent")
 		tb.openOK("/dashboard/notifications?status=not_sent")
 		require.Equal(t, "Not sent — state filtered not_sent (state_filtered)", tb.textAt(`main tbody tr td:nth-child(5)`))
+		tb.openOK(transactionPage(d.Declined))
+		state := checkoutState(t, env, d.Declined)
+		require.Regexp(t, `^[A-Z][a-z ,]+ `+state+`$`, tb.textAt(`h1 .coded`), "the state in words, then its code")
+		tb.openOK("/dashboard/transactions")
+		require.Equal(t, "Tried, not paid yet (attempted)", tb.textAt(`#state option[value=attempted]`))
 		tb.openOK("/dashboard/notifications/" + d.FailedNote)
 		require.Regexp(t, `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$`, tb.textAt(`tr.attempt td:nth-child(2)`))
 		require.Regexp(t, `^[\d.]+ ms$`, tb.textAt(`tr.attempt:last-child td:nth-child(3)`), "the answered attempt took milliseconds")
