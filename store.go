@@ -261,6 +261,14 @@ type Store interface {
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// UserByID returns a user (ENOTFOUND when none).
 	UserByID(ctx context.Context, id int64) (*User, error)
+	// ListUsers returns every user, in the order they were created.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// UpdateUser saves a user's names, role, password hash and deactivation. When the
+	// user is deactivated or their password changes, their sessions end except the one
+	// whose hash is keepSession. It refuses (ECONFLICT, nothing changed) a change that
+	// would leave no active admin; concurrent changes from several processes are
+	// serialized so that two admins demoting each other cannot both succeed.
+	UpdateUser(ctx context.Context, u *User, keepSession string) error
 	// CreateSession stores a dashboard session.
 	CreateSession(ctx context.Context, s *Session) error
 	// Session returns an unexpired session by token hash (ENOTFOUND when none).
@@ -269,8 +277,8 @@ type Store interface {
 	DeleteSession(ctx context.Context, tokenHash string) error
 	// AddAudit appends to the audit log.
 	AddAudit(ctx context.Context, e AuditEntry) error
-	// ListAudit returns audit entries, newest first, and how many there are.
-	ListAudit(ctx context.Context, limit, offset int) ([]AuditEntry, int, error)
+	// ListAudit returns the matching audit entries, newest first, and how many match.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int, error)
 
 	// AddSignInFailure records a failed sign-in under each key.
 	AddSignInFailure(ctx context.Context, keys []string, at time.Time) error

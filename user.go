@@ -1,17 +1,76 @@
 package payhook
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
-// User is a dashboard user. The password is kept only as a bcrypt hash.
-type User struct {
-	ID           int64
-	Email        string
-	Username     string
-	FirstName    string
-	LastName     string
-	PasswordHash string
-	CreatedAt    time.Time
+// Role is what a dashboard user may do. Roles are ordered: an admin may do whatever an
+// operator may, an operator whatever a viewer may.
+type Role string
+
+// The roles of dashboard users.
+const (
+	// RoleViewer reads: transactions, the delivery log, endpoint health, the webhook
+	// configuration (masked). It changes nothing and moves no money.
+	RoleViewer Role = "viewer"
+	// RoleOperator also acts on transactions: payment requests, refunds, captures,
+	// voids, cancels, notify again and re-sends. It does not change the webhook
+	// configuration, the HMAC key, API keys or users.
+	RoleOperator Role = "operator"
+	// RoleAdmin may do everything, including managing users and API keys.
+	RoleAdmin Role = "admin"
+)
+
+// Roles lists the roles from the least to the most allowed.
+var Roles = []Role{RoleViewer, RoleOperator, RoleAdmin}
+
+func (r Role) rank() int {
+	switch r {
+	case RoleViewer:
+		return 1
+	case RoleOperator:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
 }
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// Allows reports whether a user with role r may do what needs role need. An unknown
+// role allows nothing.
+func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+
+// ParseRole reads a role name ("admin", "operator", "viewer").
+func ParseRole(s string) (Role, error) {
+	if r := Role(s); r.Valid() {
+		return r, nil
+	}
+	return "", fmt.Errorf("unknown role %q: use admin, operator or viewer", s)
+}
+
+// User is a dashboard user. The password is kept only as a bcrypt hash. A deactivated
+// user (DeactivatedAt set) cannot sign in and their sessions end.
+type User struct {
+	ID            int64
+	Email         string
+	Username      string
+	FirstName     string
+	LastName      string
+	PasswordHash  string
+	Role          Role
+	CreatedAt     time.Time
+	DeactivatedAt time.Time
+}
+
+// Active reports whether the user may sign in.
+func (u *User) Active() bool { return u.DeactivatedAt.IsZero() }
+
+// Can reports whether the user is active and their role allows what needs role need.
+func (u *User) Can(need Role) bool { return u != nil && u.Active() && u.Role.Allows(need) }
 
 // Initiator is the user as payloads name the one who acted.
 func (u *User) Initiator() *Initiator {
@@ -28,14 +87,28 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// AuditEntry records one change to the configuration, plugin configs, HMAC key or API
-// keys: who, when, what.
+// AuditEntry records one change a person made (configuration, keys, users, operations,
+// payment requests, re-sends) or a sign-in: who, when, what.
 type AuditEntry struct {
 	ID     int64
 	At     time.Time
 	Actor  string
 	Action string
 	Detail string
+}
+
+// AuditFilter selects audit entries. Zero fields do not filter; Limit 0 returns all.
+// Actor and Query match case-insensitively anywhere in the actor and the detail;
+// Action matches exactly, or as a prefix when it ends in "." ("user." for every user
+// change).
+type AuditFilter struct {
+	Actor  string
+	Action string
+	Query  string
+	Since  time.Time
+	Until  time.Time
+	Limit  int
+	Offset int
 }
 
 // TransactionFilter selects transactions for the dashboard's list. Query matches

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,8 +18,9 @@ func (s *Store) CreateUser(ctx context.Context, u *payhook.User) error {
 	var id int64
 	err := s.do(ctx, &op{
 		queue: func(b *pgx.Batch) {
-			b.Queue(`INSERT INTO users (email, username, first_name, last_name, password_hash, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, u.Email, u.Username, u.FirstName, u.LastName, u.PasswordHash, micros(u.CreatedAt))
+			b.Queue(`INSERT INTO users (email, username, first_name, last_name, password_hash, created_at, role, deactivated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`, u.Email, u.Username, u.FirstName, u.LastName, u.PasswordHash,
+				micros(u.CreatedAt), string(userRole(u)), micros(u.DeactivatedAt))
 		},
 		read: func(br pgx.BatchResults) error {
 			err := br.QueryRow().Scan(&id)
@@ -34,24 +36,101 @@ func (s *Store) CreateUser(ctx context.Context, u *payhook.User) error {
 	return err
 }
 
-const userColumns = `id, email, username, first_name, last_name, password_hash, created_at`
+const userColumns = `id, email, username, first_name, last_name, password_hash, created_at, role, deactivated_at`
+
+// userRole is the role stored for u: admin when none is set (as before roles existed).
+func userRole(u *payhook.User) payhook.Role {
+	if u.Role == "" {
+		return payhook.RoleAdmin
+	}
+	return u.Role
+}
+
+func scanUser(row pgx.Row) (*payhook.User, error) {
+	var u payhook.User
+	var created, deactivated int64
+	var role string
+	if err := row.Scan(&u.ID, &u.Email, &u.Username, &u.FirstName, &u.LastName, &u.PasswordHash, &created, &role, &deactivated); err != nil {
+		return nil, err
+	}
+	u.Role, u.CreatedAt, u.DeactivatedAt = payhook.Role(role), fromMicros(created), fromMicros(deactivated)
+	return &u, nil
+}
 
 func (s *Store) user(ctx context.Context, where string, arg any) (*payhook.User, error) {
-	var u payhook.User
-	var created int64
+	var u *payhook.User
 	err := s.withConn(ctx, func(c *pgxpool.Conn) error {
-		err := c.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg).
-			Scan(&u.ID, &u.Email, &u.Username, &u.FirstName, &u.LastName, &u.PasswordHash, &created)
+		var err error
+		u, err = scanUser(c.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return payhook.Errorf(payhook.ENOTFOUND, "no such user")
 		}
 		return wrap("load user", err)
 	})
-	if err != nil {
-		return nil, err
-	}
-	u.CreatedAt = fromMicros(created)
-	return &u, nil
+	return u, err
+}
+
+// ListUsers returns every user, in the order they were created.
+func (s *Store) ListUsers(ctx context.Context) ([]*payhook.User, error) {
+	var out []*payhook.User
+	err := s.withConn(ctx, func(c *pgxpool.Conn) error {
+		rows, err := c.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY id`)
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				return fmt.Errorf("list users: %w", err)
+			}
+			out = append(out, u)
+		}
+		return wrap("list users", rows.Err())
+	})
+	return out, err
+}
+
+// UpdateUser saves a user's names, role, password hash and deactivation; see
+// payhook.Store. The active admins' rows are locked first, so that two processes
+// demoting the last two admins at once run one after the other and the second sees
+// the first's change.
+func (s *Store) UpdateUser(ctx context.Context, u *payhook.User, keepSession string) error {
+	return s.inTx(ctx, func(conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, `BEGIN`); err != nil {
+			return wrap("begin", err)
+		}
+		if _, err := conn.Exec(ctx, `SELECT id FROM users WHERE role = 'admin' AND deactivated_at = 0 ORDER BY id FOR UPDATE`); err != nil {
+			return wrap("lock admins", err)
+		}
+		var oldHash, oldRole string
+		var oldDeactivated int64
+		err := conn.QueryRow(ctx, `SELECT password_hash, deactivated_at, role FROM users WHERE id = $1 FOR UPDATE`, u.ID).Scan(&oldHash, &oldDeactivated, &oldRole)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return payhook.Errorf(payhook.ENOTFOUND, "no such user")
+		}
+		if err != nil {
+			return wrap("load user", err)
+		}
+		if _, err := conn.Exec(ctx, `UPDATE users SET first_name = $1, last_name = $2, password_hash = $3, role = $4, deactivated_at = $5 WHERE id = $6`,
+			u.FirstName, u.LastName, u.PasswordHash, string(userRole(u)), micros(u.DeactivatedAt), u.ID); err != nil {
+			return wrap("update user", err)
+		}
+		var admins int
+		if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE role = 'admin' AND deactivated_at = 0`).Scan(&admins); err != nil {
+			return wrap("count admins", err)
+		}
+		if admins == 0 && lostAdmin(oldRole, oldDeactivated, u) {
+			return payhook.Errorf(payhook.ECONFLICT, "At least one active admin must remain: make another user an admin first.")
+		}
+		if oldHash != u.PasswordHash || (oldDeactivated == 0 && !u.DeactivatedAt.IsZero()) {
+			if _, err := conn.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2`, u.ID, keepSession); err != nil {
+				return wrap("end sessions", err)
+			}
+		}
+		_, err = conn.Exec(ctx, `COMMIT`)
+		return wrap("commit", err)
+	})
 }
 
 // UserByEmail returns a user by email (ENOTFOUND when none).
@@ -121,15 +200,53 @@ func (s *Store) AddAudit(ctx context.Context, e payhook.AuditEntry) error {
 	})
 }
 
-// ListAudit returns audit entries, newest first, and how many there are.
-func (s *Store) ListAudit(ctx context.Context, limit, offset int) ([]payhook.AuditEntry, int, error) {
+// auditWhere builds the WHERE clause of an audit filter ($n placeholders).
+func auditWhere(f payhook.AuditFilter) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.Actor != "" {
+		add(`strpos(lower(actor), $?) > 0`, strings.ToLower(f.Actor))
+	}
+	if f.Query != "" {
+		add(`strpos(lower(detail), $?) > 0`, strings.ToLower(f.Query))
+	}
+	if strings.HasSuffix(f.Action, ".") {
+		add(`starts_with(action, $?)`, f.Action)
+	} else if f.Action != "" {
+		add(`action = $?`, f.Action)
+	}
+	if !f.Since.IsZero() {
+		add(`at >= $?`, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		add(`at < $?`, micros(f.Until))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// ListAudit returns the matching audit entries, newest first, and how many match.
+func (s *Store) ListAudit(ctx context.Context, f payhook.AuditFilter) ([]payhook.AuditEntry, int, error) {
 	var total int
 	var out []payhook.AuditEntry
+	where, args := auditWhere(f)
+	limit := -1
+	if f.Limit > 0 {
+		limit = f.Limit
+	}
 	err := s.withConn(ctx, func(c *pgxpool.Conn) error {
-		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log`).Scan(&total); err != nil {
+		if err := c.QueryRow(ctx, `SELECT COUNT(*) FROM audit_log`+where, args...).Scan(&total); err != nil {
 			return fmt.Errorf("count audit log: %w", err)
 		}
-		rows, err := c.Query(ctx, `SELECT id, at, actor, action, detail FROM audit_log ORDER BY id DESC LIMIT $1 OFFSET $2`, sqlLimit(limit), max(0, offset))
+		n := len(args)
+		rows, err := c.Query(ctx, `SELECT id, at, actor, action, detail FROM audit_log`+where+fmt.Sprintf(` ORDER BY id DESC LIMIT $%d OFFSET $%d`, n+1, n+2),
+			append(args, sqlLimit(limit), max(0, f.Offset))...)
 		if err != nil {
 			return fmt.Errorf("list audit log: %w", err)
 		}
@@ -149,4 +266,11 @@ func (s *Store) ListAudit(ctx context.Context, limit, offset int) ([]payhook.Aud
 		return nil, 0, err
 	}
 	return out, total, nil
+}
+
+// lostAdmin reports whether an update takes an active admin away: the user was one
+// (role and deactivation as stored before) and is not after.
+func lostAdmin(oldRole string, oldDeactivated int64, u *payhook.User) bool {
+	was := oldRole == string(payhook.RoleAdmin) && oldDeactivated == 0
+	return was && !(userRole(u) == payhook.RoleAdmin && u.DeactivatedAt.IsZero())
 }

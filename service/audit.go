@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -48,9 +49,60 @@ func (s *Service) audit(ctx context.Context, action, detail string) {
 	}
 }
 
-// AuditLog returns the audit log, newest first.
-func (s *Service) AuditLog(ctx context.Context, limit, offset int) ([]payhook.AuditEntry, int, error) {
-	return s.store.ListAudit(ctx, limit, offset)
+// auditPerson appends an entry when a person acts in ctx (a dashboard user, or a user's
+// Basic auth on the APIs). What merchants' servers do with an API key on transactions is
+// in the transactions and the delivery log already, and would flood the audit log.
+func (s *Service) auditPerson(ctx context.Context, action, detail string) {
+	if initiatorOf(ctx) != nil {
+		s.audit(ctx, action, detail)
+	}
+}
+
+// auditOperation records a person's refund, capture, void, cancel, expire or delete: the
+// amount asked, the transaction, and what came of it.
+func (s *Service) auditOperation(ctx context.Context, req *payhook.OperationRequest, sessionID string, a *Answer, err error) {
+	if initiatorOf(ctx) == nil || req == nil {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(req.Operation)
+	var ans struct {
+		Amount   string `json:"amount"`
+		Result   string `json:"result"`
+		Detail   string `json:"detail"`
+		Currency string `json:"currency_code"`
+		OrderNo  string `json:"order_no"`
+		Txn      struct {
+			Currency string `json:"currency_code"`
+		} `json:"txn"`
+	}
+	if a != nil {
+		json.Unmarshal(a.Body, &ans)
+	}
+	switch amount := cmp.Or(ans.Amount, req.AmountText); {
+	case amount != "" && (req.Operation == "refund" || req.Operation == "capture" || req.Operation == "void"):
+		fmt.Fprintf(&b, " of %s %s", amount, cmp.Or(ans.Currency, ans.Txn.Currency))
+	}
+	fmt.Fprintf(&b, " on session %s", cmp.Or(sessionID, req.SessionID))
+	if o := cmp.Or(ans.OrderNo, req.OrderNo); o != "" {
+		fmt.Fprintf(&b, " (order_no %s)", o)
+	}
+	switch {
+	case err != nil:
+		fmt.Fprintf(&b, ": refused: %s", payhook.ErrorMessage(err))
+	case ans.Result != "":
+		fmt.Fprintf(&b, ": %s", ans.Result)
+	case ans.Detail != "":
+		fmt.Fprintf(&b, ": %s (HTTP %d)", ans.Detail, a.StatusCode)
+	case a != nil:
+		fmt.Fprintf(&b, ": HTTP %d", a.StatusCode)
+	}
+	s.audit(ctx, "operation."+req.Operation, strings.TrimSpace(b.String()))
+}
+
+// AuditLog returns the matching audit entries, newest first, and how many match.
+func (s *Service) AuditLog(ctx context.Context, f payhook.AuditFilter) ([]payhook.AuditEntry, int, error) {
+	return s.store.ListAudit(ctx, f)
 }
 
 // settingsDiff describes what changed between two settings, secrets never in full.

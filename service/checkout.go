@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,8 @@ func (s *Service) CreateCheckout(ctx context.Context, body map[string]json.RawMe
 	if err := s.store.CreateTransaction(ctx, t); err != nil {
 		return nil, err
 	}
+	s.auditPerson(ctx, "payment_request.create", fmt.Sprintf("%s %s %s for %s, session %s (order_no %s)",
+		t.Type, t.Amount.Format(t.Currency), t.Currency, cmp.Or(t.Customer.Email, "no email"), t.SessionID, cmp.Or(t.OrderNo, "none")))
 	return t, nil
 }
 

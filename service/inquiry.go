@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/payhook/payhook"
@@ -91,7 +93,18 @@ func (s *Service) NotifyAgain(ctx context.Context, sessionID string) error {
 	if err != nil {
 		return err
 	}
-	return s.notifyAgain(ctx, c, t, "")
+	err = s.notifyAgain(ctx, c, t, "")
+	if err == nil {
+		s.auditPerson(ctx, "transaction.notify_again", fmt.Sprintf("session %s (order_no %s), state %s", t.SessionID, orNone(t.OrderNo), t.State))
+	}
+	return err
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func (s *Service) notifyAgain(ctx context.Context, c *config, t *payhook.Transaction, url string) error {
@@ -162,8 +175,33 @@ func (s *Service) ResendMatching(ctx context.Context, f payhook.NotificationFilt
 	if err != nil {
 		return 0, err
 	}
+	s.auditPerson(ctx, "notification.resend_bulk", fmt.Sprintf("%d queued; filter: %s", n, describeFilter(f)))
 	if n > 0 {
 		s.engine.Kick()
 	}
 	return n, nil
+}
+
+// describeFilter says in words which notifications a filter selects (the audit log).
+func describeFilter(f payhook.NotificationFilter) string {
+	var parts []string
+	add := func(name, v string) {
+		if v != "" {
+			parts = append(parts, name+"="+v)
+		}
+	}
+	add("session_id", f.SessionID)
+	add("status", string(f.Status))
+	add("kind", string(f.Kind))
+	add("url", f.URL)
+	if !f.Since.IsZero() {
+		add("since", f.Since.UTC().Format(time.RFC3339))
+	}
+	if !f.Until.IsZero() {
+		add("until", f.Until.UTC().Format(time.RFC3339))
+	}
+	if len(parts) == 0 {
+		return "every delivered or failed notification"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/payhook/payhook"
 )
@@ -36,6 +37,7 @@ func (s *Service) Resend(ctx context.Context, id string) (*payhook.Notification,
 	}
 	if queued {
 		s.engine.Resend(n)
+		s.auditPerson(ctx, "notification.resend", fmt.Sprintf("%s to %s (session %s)", n.ID, orNone(n.URL), n.SessionID))
 	}
 	return s.store.Notification(ctx, id)
 }

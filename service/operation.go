@@ -83,9 +83,12 @@ func (s *Service) findTransaction(ctx context.Context, sessionID, orderNo string
 // progress) is claimed in the store before the gateway is called, and the gateway call
 // and the commit run on a context detached from the client's request, so a client that
 // gives up never leaves a refund unrecorded, and a retry never refunds twice.
-func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]json.RawMessage, trackingKey string) (*Answer, error) {
+func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]json.RawMessage, trackingKey string) (a *Answer, err error) {
 	initiator := initiatorOf(ctx)
-	req, err := payhook.DecodeOperationRequest(body)
+	var sessionID string
+	var req *payhook.OperationRequest
+	defer func() { s.auditOperation(ctx, req, sessionID, a, err) }()
+	req, err = payhook.DecodeOperationRequest(body)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +102,7 @@ func (s *Service) Operate(ctx context.Context, rawBody []byte, body map[string]j
 			return a, err
 		}
 	}
-	sessionID := req.SessionID
+	sessionID = req.SessionID
 	if sessionID == "" {
 		t, err := s.findTransaction(ctx, "", req.OrderNo)
 		if err != nil {

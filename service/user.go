@@ -35,29 +35,50 @@ const (
 // shorter one is logged as a warning at start).
 const MinPasswordLength = 8
 
-// CreateUser creates a dashboard user with a bcrypt-hashed password.
-func (s *Service) CreateUser(ctx context.Context, email, password string) (*payhook.User, error) {
-	return s.createUser(ctx, email, password, MinPasswordLength)
+// CreateUser creates a dashboard user with a role and a bcrypt-hashed password. A person
+// creating it (an admin in the dashboard) is recorded in the audit log.
+func (s *Service) CreateUser(ctx context.Context, email, password string, role payhook.Role) (*payhook.User, error) {
+	u, err := s.createUser(ctx, email, password, role, MinPasswordLength)
+	if err == nil {
+		s.audit(ctx, "user.create", fmt.Sprintf("%s as %s", u.Email, u.Role))
+	}
+	return u, err
 }
 
-func (s *Service) createUser(ctx context.Context, email, password string, minLen int) (*payhook.User, error) {
+// checkPassword names what is wrong with a new password (field "password").
+func checkPassword(fe payhook.FieldErrors, field, password string, minLen int) {
+	if len(password) < max(minLen, 1) {
+		fe.Add(field, "Use at least %d characters.", max(minLen, 1))
+	}
+	if len(password) > 72 {
+		fe.Add(field, "Use at most 72 characters.")
+	}
+}
+
+func hashPassword(password string) (string, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(hash), nil
+}
+
+func (s *Service) createUser(ctx context.Context, email, password string, role payhook.Role, minLen int) (*payhook.User, error) {
 	fe := payhook.FieldErrors{}
 	email = strings.TrimSpace(strings.ToLower(email))
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		fe.Add("email", "Enter a valid email address.")
 	}
-	if len(password) < max(minLen, 1) {
-		fe.Add("password", "Use at least %d characters.", max(minLen, 1))
-	}
-	if len(password) > 72 {
-		fe.Add("password", "Use at most 72 characters.")
+	checkPassword(fe, "password", password, minLen)
+	if !role.Valid() {
+		fe.Add("role", "Choose admin, operator or viewer.")
 	}
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := hashPassword(password)
 	if err != nil {
-		return nil, fmt.Errorf("hash password: %w", err)
+		return nil, err
 	}
 	// Ottu's schema: initiator.username matches ^[\w.@+-]+$.
 	username := strings.Map(func(r rune) rune {
@@ -66,7 +87,7 @@ func (s *Service) createUser(ctx context.Context, email, password string, minLen
 		}
 		return '_'
 	}, email)
-	u := &payhook.User{Email: email, Username: username, PasswordHash: string(hash), CreatedAt: s.clock.Now().UTC()}
+	u := &payhook.User{Email: email, Username: username, PasswordHash: hash, Role: role, CreatedAt: s.clock.Now().UTC()}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
@@ -82,7 +103,7 @@ func (s *Service) EnsureUser(ctx context.Context, email, password string) (bool,
 	} else if payhook.ErrorCode(err) != payhook.ENOTFOUND {
 		return false, err
 	}
-	_, err := s.createUser(ctx, email, password, 1)
+	_, err := s.createUser(ctx, email, password, payhook.RoleAdmin, 1)
 	if payhook.ErrorCode(err) == payhook.ECONFLICT {
 		return false, nil // another process starting at the same time created it
 	}
@@ -140,10 +161,13 @@ func (s *Service) SignIn(ctx context.Context, email, password, clientAddr string
 	if err != nil {
 		if payhook.ErrorCode(err) == payhook.EUNAUTHORIZED {
 			s.signInFailed(ctx, now, email, clientAddr)
+			// Failures are throttled above, so they cannot flood the log.
+			s.audit(WithActor(ctx, email), "sign_in.failed", "from "+clientAddr)
 		}
 		return "", nil, nil, err
 	}
 	s.signInSucceeded(ctx, now, email, clientAddr)
+	s.audit(WithActor(ctx, u.Email), "sign_in", fmt.Sprintf("as %s, from %s", u.Role, clientAddr))
 	token := randomToken()
 	ss := &payhook.Session{TokenHash: hashKey(token), UserID: u.ID, CSRFToken: randomToken(), CreatedAt: now.UTC(), ExpiresAt: now.Add(SessionLifetime).UTC()}
 	if err := s.store.CreateSession(ctx, ss); err != nil {
@@ -169,6 +193,10 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*pa
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
 		return nil, bad
 	}
+	if !u.Active() {
+		// Said only to someone who knows the password.
+		return nil, payhook.Errorf(payhook.EUNAUTHORIZED, "This user is deactivated: ask an admin.")
+	}
 	return u, nil
 }
 
@@ -189,12 +217,21 @@ func (s *Service) AuthenticateBasic(ctx context.Context, email, password, client
 	c, ok := s.basic[cacheKey]
 	s.mu.Unlock()
 	if ok && now.Before(c.until) {
-		return c.user, nil
+		// The user is read again (cheap): a role change, a deactivation or a new
+		// password takes effect on the next request, in every process.
+		u, err := s.store.UserByID(ctx, c.user.ID)
+		if err == nil && u.Active() && u.PasswordHash == c.user.PasswordHash {
+			return u, nil
+		}
+		if err != nil && payhook.ErrorCode(err) != payhook.ENOTFOUND {
+			return nil, err
+		}
 	}
 	u, err := s.authenticate(ctx, email, password)
 	switch {
 	case payhook.ErrorCode(err) == payhook.EUNAUTHORIZED:
 		s.signInFailed(ctx, now, email, clientAddr)
+		s.audit(WithActor(ctx, email), "sign_in.failed", "Basic auth on the API, from "+clientAddr)
 	case err == nil:
 		s.signInSucceeded(ctx, now, email, clientAddr)
 		s.mu.Lock()
@@ -230,6 +267,9 @@ func (s *Service) SessionUser(ctx context.Context, token string) (*payhook.Sessi
 		return nil, nil, err
 	}
 	u, err := s.store.UserByID(ctx, ss.UserID)
+	if payhook.ErrorCode(err) == payhook.ENOTFOUND || (err == nil && !u.Active()) {
+		return nil, nil, payhook.Errorf(payhook.EUNAUTHORIZED, "Your session has ended. Sign in again.")
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -329,16 +329,6 @@ const (
 	phoneWidth, phoneHeight     = 390, 844
 )
 
-// signInAs signs in through the form as a user that exists already.
-func (tb *tab) signInAs(email, password string) {
-	tb.t.Helper()
-	tb.openOK("/dashboard/login")
-	tb.fillSignIn(email, password)
-	resp := tb.press(`form[action="/dashboard/login"] button[type=submit]`)
-	require.EqualValues(tb.t, 200, resp.Status)
-	require.Equal(tb.t, "/dashboard/transactions", tb.path())
-}
-
 // desktop makes the tab a desktop browser's window (the default of newTab).
 func (tb *tab) desktop() {
 	tb.t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/gateway/sandbox"
 	"github.com/payhook/payhook/internal/phtest"
 )
@@ -45,6 +47,9 @@ var mobilePages = []mobilePage{
 	{"rotate-hmac-key", fixed("/dashboard/webhook/config/rotate-hmac-key")},
 	{"api-keys", fixed("/dashboard/api-keys")},
 	{"audit", fixed("/dashboard/audit")},
+	{"users", fixed("/dashboard/users")},
+	{"user", func(d *mobileData) string { return "/dashboard/users/" + d.Viewer }},
+	{"account", fixed("/dashboard/account")},
 	{"checkout", func(d *mobileData) string { return d.CheckoutURL }},
 	{"summary", func(d *mobileData) string { return d.SummaryURL }},
 }
@@ -65,6 +70,7 @@ var mobileScreenshots = func() map[string]bool {
 type mobileData struct {
 	Failing, Delivered, Declined, Open string // session ids
 	FailedNote, NotSentNote            string // webhook-ids
+	Viewer                             string // a dashboard user's id
 	CheckoutURL, SummaryURL            string
 }
 
@@ -130,8 +136,10 @@ func mobileFixtures(t *testing.T) (*phtest.Env, *mobileData) {
 	d.NotSentNote = onlyNotification(t, env, d.Declined).ID
 	require.NotEmpty(t, d.FailedNote)
 
-	_, err := env.Service.CreateUser(context.Background(), longUserEmail, staffPassword)
+	createUser(t, env, longUserEmail, payhook.RoleAdmin)
+	viewer, err := env.Service.CreateUser(context.Background(), "viewer.with.a.rather.long.address+read-only@merchant-operations.very-long-shop-domain.example.com", staffPassword, payhook.RoleViewer)
 	require.NoError(t, err)
+	d.Viewer = strconv.FormatInt(viewer.ID, 10)
 	_, err = env.Service.CreateAPIKey(context.Background(), "shop backend (production, EU region, Kuwait storefront)")
 	require.NoError(t, err)
 	return env, d
@@ -149,7 +157,7 @@ func TestBrowserMobile(t *testing.T) {
 
 	t.Run("EveryPageFitsAPhone", func(t *testing.T) {
 		tb := newTab(t, chrome, env)
-		tb.signInAs(longUserEmail, staffPassword)
+		tb.signInAs(longUserEmail)
 		for _, p := range mobilePages {
 			path := p.Path(d)
 			tb.phone()
@@ -160,15 +168,11 @@ func TestBrowserMobile(t *testing.T) {
 			require.Empty(t, tb.layoutProblems(desktopWidth), "%s (%s) at %d px", p.Name, path, desktopWidth)
 			tb.screenshotsBoth(p.Name, path)
 		}
-		// The menu wraps: every entry is on the screen without a menu button.
-		tb.phone()
-		tb.openOK("/dashboard/transactions")
-		require.Equal(t, 5, tb.count(`header.top nav a`))
 	})
 
 	t.Run("TheCheckSeesWhatDoesNotFit", func(t *testing.T) {
 		tb := newTab(t, chrome, env)
-		tb.signInAs(longUserEmail, staffPassword)
+		tb.signInAs(longUserEmail)
 		tb.phone()
 		inject := func(html string) []string {
 			tb.openOK("/dashboard/transactions")
@@ -185,7 +189,7 @@ func TestBrowserMobile(t *testing.T) {
 
 	t.Run("CodesInWordsAndTimesWithZone", func(t *testing.T) {
 		tb := newTab(t, chrome, env)
-		tb.signInAs(longUserEmail, staffPassword)
+		tb.signInAs(longUserEmail)
 		tb.phone()
 		tb.openOK("/dashboard/notifications/" + d.NotSentNote)
 		require.Contains(t, tb.textAt(`.note-head`), "Not sent not_sent")
@@ -204,7 +208,7 @@ func TestBrowserMobile(t *testing.T) {
 
 	t.Run("CopyButtons", func(t *testing.T) {
 		tb := newTab(t, chrome, env)
-		tb.signInAs(longUserEmail, staffPassword)
+		tb.signInAs(longUserEmail)
 		tb.phone()
 		// The clipboard, as a user who allowed it (the page is a secure context: loopback).
 		tb.do(func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
@@ -258,7 +262,7 @@ func TestBrowserMobile(t *testing.T) {
 
 	t.Run("WithoutJavaScriptTheValuesStaySelectable", func(t *testing.T) {
 		tb := newTab(t, chrome, env)
-		tb.signInAs(longUserEmail, staffPassword)
+		tb.signInAs(longUserEmail)
 		tb.do(func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 			_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 			return chromedp.Void{}, err

@@ -28,9 +28,20 @@ const DashboardPath = "/dashboard"
 
 // dash is what every dashboard handler gets: the signed-in user and their CSRF token.
 type dash struct {
-	User *payhook.User
-	CSRF string
+	User        *payhook.User
+	CSRF        string
+	SessionHash string // the stored hash of this session (kept on a password change)
 }
+
+// roleRefusal tells a user their role does not allow what they asked.
+func roleRefusal(have, need payhook.Role) string {
+	return "Your role (" + string(have) + ") cannot do this: it needs " + string(need) +
+		". Nothing was done. Ask an admin if you need it."
+}
+
+// Can reports whether the signed-in user's role allows what needs role (the templates
+// show only what the user may do; the server checks every request regardless).
+func (v *dashView) Can(role string) bool { return v.Me.Can(payhook.Role(role)) }
 
 // dashView is the data of every dashboard page: the page's own data in Data.
 type dashView struct {
@@ -56,9 +67,10 @@ var dashFuncs = template.FuncMap{
 	"amount": func(a payhook.Amount, ccy string) string { return a.Format(ccy) + " " + ccy },
 	// duration writes a duration for people: "250 ms", "1.0 s", "2 min 5 s". "ms" is
 	// its old name, kept so that every page writes durations the same way.
-	"duration": humanDuration,
-	"ms":       humanDuration,
-	"join":     strings.Join,
+	"duration":  humanDuration,
+	"ms":        humanDuration,
+	"join":      strings.Join,
+	"hasSuffix": strings.HasSuffix,
 }
 
 func newDashPages() (dashPages, error) {
@@ -114,9 +126,19 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge tim
 		Secure: s.secureCookies(), SameSite: http.SameSiteLaxMode, MaxAge: int(maxAge.Seconds())})
 }
 
+// dashHandler is a dashboard page's handler.
+type dashHandler func(w http.ResponseWriter, r *http.Request, d *dash) error
+
+// dashRoute registers a dashboard page that needs role need (see dashboard).
+func (s *Server) dashRoute(method, path string, need payhook.Role, h dashHandler) {
+	s.rules = append(s.rules, RouteRule{Method: method, Path: path, Role: need})
+	s.route(method, path, s.dashboard(need, h))
+}
+
 // dashboard wraps a dashboard handler: a session is required (else to the sign-in page),
-// and every POST must carry the session's CSRF token (else 403, nothing done).
-func (s *Server) dashboard(h func(w http.ResponseWriter, r *http.Request, d *dash) error) http.HandlerFunc {
+// every POST must carry the session's CSRF token (else 403, nothing done), and the user's
+// role must allow need (else 403, nothing done).
+func (s *Server) dashboard(need payhook.Role, h dashHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(sessionCookie)
 		var token string
@@ -145,8 +167,13 @@ func (s *Server) dashboard(h func(w http.ResponseWriter, r *http.Request, d *das
 				return
 			}
 		}
+		d := &dash{User: u, CSRF: ss.CSRFToken, SessionHash: ss.TokenHash}
+		if !u.Can(need) {
+			s.renderDash(w, http.StatusForbidden, "dash_error", &dashView{Title: "Not allowed", Me: u, CSRF: ss.CSRFToken,
+				Problem: roleRefusal(u.Role, need)})
+			return
+		}
 		ctx := service.WithInitiator(service.WithActor(r.Context(), u.Email), u.Initiator())
-		d := &dash{User: u, CSRF: ss.CSRFToken}
 		if err := h(w, r.WithContext(ctx), d); err != nil {
 			s.dashError(w, r, err, d)
 		}

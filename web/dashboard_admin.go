@@ -1,9 +1,12 @@
 package web
 
 import (
+	"encoding/csv"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/payhook/payhook"
 )
@@ -66,15 +69,124 @@ func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request, d *dash) e
 type auditPage struct {
 	Entries []payhook.AuditEntry
 	Pager   pager
+	Filter  auditForm
+	Actions []string
+	CSV     string // the CSV export of the same filter
+	Problem string
 }
 
-// auditGet is GET /dashboard/audit: who changed what, when, newest first.
+// auditForm is the audit log's filter as the form sends it.
+type auditForm struct {
+	Actor, Action, Query, From, To string
+}
+
+// auditActions are the actions the filter offers (a prefix ending in "." selects a group).
+var auditActions = []string{"sign_in", "sign_in.failed", "user.", "operation.", "payment_request.create",
+	"transaction.notify_again", "notification.", "notification.resend", "notification.resend_bulk",
+	"webhook.", "webhook.config.update", "webhook.plugin.", "api_key."}
+
+// auditFilter reads the audit log's filter from the query: from and to are dates
+// (YYYY-MM-DD, UTC, to inclusive) or RFC 3339 times.
+func auditFilter(r *http.Request) (payhook.AuditFilter, auditForm, string) {
+	q := r.URL.Query()
+	form := auditForm{Actor: strings.TrimSpace(q.Get("actor")), Action: q.Get("action"), Query: strings.TrimSpace(q.Get("q")),
+		From: strings.TrimSpace(q.Get("from")), To: strings.TrimSpace(q.Get("to"))}
+	f := payhook.AuditFilter{Actor: form.Actor, Action: form.Action, Query: form.Query}
+	var problems []string
+	if form.From != "" {
+		t, err := parseDay(form.From, false)
+		if err != nil {
+			problems = append(problems, "From: "+err.Error())
+		}
+		f.Since = t
+	}
+	if form.To != "" {
+		t, err := parseDay(form.To, true)
+		if err != nil {
+			problems = append(problems, "To: "+err.Error())
+		}
+		f.Until = t
+	}
+	return f, form, strings.Join(problems, " ")
+}
+
+// parseDay reads a date (YYYY-MM-DD, UTC) or an RFC 3339 time; with end, a date means the
+// end of that day.
+func parseDay(v string, end bool) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		if end {
+			t = t.AddDate(0, 0, 1)
+		}
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("use a date like 2026-12-05 (UTC) or an RFC 3339 time, not %q", v)
+}
+
+// auditGet is GET /dashboard/audit: who changed what, when, newest first, filtered by
+// who, what and when.
 func (s *Server) auditGet(w http.ResponseWriter, r *http.Request, d *dash) error {
 	page := pageParam(r)
-	entries, total, err := s.svc.AuditLog(r.Context(), dashPageSize, (page-1)*dashPageSize)
+	f, form, problem := auditFilter(r)
+	f.Limit, f.Offset = dashPageSize, (page-1)*dashPageSize
+	p := auditPage{Filter: form, Actions: auditActions, Problem: problem}
+	code := http.StatusOK
+	if problem != "" {
+		code = http.StatusBadRequest
+	} else {
+		entries, total, err := s.svc.AuditLog(r.Context(), f)
+		if err != nil {
+			return err
+		}
+		p.Entries, p.Pager = entries, newPager(r, page, total)
+	}
+	q := r.URL.Query()
+	q.Del("page")
+	q.Del("done")
+	p.CSV = DashboardPath + "/audit.csv"
+	if enc := q.Encode(); enc != "" {
+		p.CSV += "?" + enc
+	}
+	v := d.view(r, "Audit log", "audit", p)
+	if problem != "" {
+		v.Problem = problem + " Nothing is listed until the dates are corrected."
+	}
+	s.renderDash(w, code, "dash_audit", v)
+	return nil
+}
+
+// auditCSV is GET /dashboard/audit.csv: the whole filtered audit log as CSV (UTF-8,
+// RFC 4180; times RFC 3339 UTC). Cells that a spreadsheet would run as a formula are
+// prefixed with a quote.
+func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, d *dash) error {
+	f, _, problem := auditFilter(r)
+	if problem != "" {
+		return payhook.Errorf(payhook.EINVALID, "%s", problem)
+	}
+	entries, _, err := s.svc.AuditLog(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	s.renderDash(w, http.StatusOK, "dash_audit", d.view(r, "Audit log", "audit", auditPage{Entries: entries, Pager: newPager(r, page, total)}))
-	return nil
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="payhook-audit-`+time.Now().UTC().Format("20060102-150405")+`.csv"`)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"id", "at", "actor", "action", "detail"})
+	for _, e := range entries {
+		cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), csvCell(e.Actor), csvCell(e.Action), csvCell(e.Detail)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvCell defuses a cell a spreadsheet would read as a formula (CSV injection).
+func csvCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/internal/phtest"
 )
 
@@ -45,10 +46,16 @@ func newBrowser(t *testing.T, env *phtest.Env) *browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// createStaff creates the dashboard user the tests sign in with.
+// createStaff creates the dashboard user the tests sign in with (an admin).
 func createStaff(t *testing.T, env *phtest.Env) {
 	t.Helper()
-	_, err := env.Service.CreateUser(context.Background(), staffEmail, staffPassword)
+	createUser(t, env, staffEmail, payhook.RoleAdmin)
+}
+
+// createUser creates a dashboard user with role and the staff password.
+func createUser(t *testing.T, env *phtest.Env, email string, role payhook.Role) {
+	t.Helper()
+	_, err := env.Service.CreateUser(context.Background(), email, staffPassword, role)
 	require.NoError(t, err)
 }
 
@@ -193,4 +200,19 @@ func configFormOf(t *testing.T, body string) url.Values {
 		require.True(t, f.Has(name), "the form has no %s: %v", name, f)
 	}
 	return f
+}
+
+// countChanges counts the audit log's entries other than users being created and
+// signing in (what the test set-up itself records).
+func countChanges(t *testing.T, env *phtest.Env) int {
+	t.Helper()
+	entries, _, err := env.Service.AuditLog(context.Background(), payhook.AuditFilter{})
+	require.NoError(t, err)
+	n := 0
+	for _, e := range entries {
+		if e.Action != "user.create" && !strings.HasPrefix(e.Action, "sign_in") {
+			n++
+		}
+	}
+	return n
 }

@@ -104,5 +104,5 @@ func TestDashboard_PostWithoutTheCSRFTokenChangesNothing(t *testing.T) {
 	require.JSONEq(t, string(before), string(getConfig(t, env)))
 	require.Equal(t, keys, countRows(t, env, "api_keys"))
 	require.Equal(t, 0, countRows(t, env, "plugin_settings"))
-	require.Equal(t, 0, countRows(t, env, "audit_log"))
+	require.Equal(t, 0, countChanges(t, env), "no change in the audit log beyond the sign-in")
 }

@@ -34,6 +34,12 @@ var flashes = map[string]string{
 	"notify":           "The payment notification was queued again, as a new notification.",
 	"resend":           "Queued again with the same webhook-id and body.",
 	"key_revoked":      "API key revoked. It stops working at once.",
+	"user_added":       "User added. Give them their email and first password; they can change it under My account.",
+	"user_role":        "Role saved. It applies from the user's next click.",
+	"user_password":    "Password reset. The user's sessions have ended: they sign in with the new password.",
+	"user_deactivated": "User deactivated. Their sessions have ended and they cannot sign in.",
+	"user_activated":   "User activated again. They can sign in.",
+	"password_changed": "Your password was changed. Your other sessions have ended.",
 }
 
 // flash is the message of ?done=KEY, "" for an unknown key.

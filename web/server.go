@@ -33,6 +33,7 @@ type Server struct {
 	metrics   *prometheus.Registry
 	pages     *pages
 	dashPages dashPages
+	rules     []RouteRule // every authenticated route and its role, for Rules
 }
 
 // Config configures a server.
@@ -64,6 +65,23 @@ func New(c Config) (*Server, error) {
 	return s, nil
 }
 
+// RouteRule is one authenticated route and the least role a dashboard user needs for it
+// (on the dashboard, or with Basic auth on the APIs; an API key may use every API).
+type RouteRule struct {
+	Method string
+	Path   string
+	Role   payhook.Role
+}
+
+// Rules lists every dashboard and API route with the role it needs, in registration order.
+func (s *Server) Rules() []RouteRule { return append([]RouteRule(nil), s.rules...) }
+
+// apiRoute registers an API route; a dashboard user on Basic auth needs role need.
+func (s *Server) apiRoute(method, path string, need payhook.Role, h func(w http.ResponseWriter, r *http.Request) error) {
+	s.rules = append(s.rules, RouteRule{Method: method, Path: path, Role: need})
+	s.route(method, path, s.api(need, h))
+}
+
 // route registers h for method and path, with and without the trailing slash (both are
 // routed, never redirected).
 func (s *Server) route(method, path string, h http.HandlerFunc) {
@@ -73,26 +91,32 @@ func (s *Server) route(method, path string, h http.HandlerFunc) {
 }
 
 func (s *Server) routes() {
+	const (
+		viewer   = payhook.RoleViewer
+		operator = payhook.RoleOperator
+		admin    = payhook.RoleAdmin
+	)
 	// Checkout API (Ottu).
-	s.route("POST", "/b/checkout/v1/pymt-txn/", s.api(s.createCheckout))
-	s.route("GET", "/b/checkout/v1/pymt-txn/{session_id}/", s.api(s.getCheckout))
+	s.apiRoute("POST", "/b/checkout/v1/pymt-txn/", operator, s.createCheckout)
+	s.apiRoute("GET", "/b/checkout/v1/pymt-txn/{session_id}/", viewer, s.getCheckout)
 	// Webhook configuration and delivery log.
-	s.route("GET", "/b/webhook/v1/config/", s.api(s.getConfig))
-	s.route("PATCH", "/b/webhook/v1/config/", s.api(s.patchConfig))
-	s.route("GET", "/b/webhook/v1/plugins/", s.api(s.listPlugins))
-	s.route("GET", "/b/webhook/v1/plugins/{plugin}/", s.api(s.getPlugin))
-	s.route("PUT", "/b/webhook/v1/plugins/{plugin}/", s.api(s.putPlugin))
-	s.route("DELETE", "/b/webhook/v1/plugins/{plugin}/", s.api(s.deletePlugin))
-	s.route("GET", "/b/webhook/v1/notifications/", s.api(s.listNotifications))
-	s.route("GET", "/b/webhook/v1/notifications/{id}/", s.api(s.getNotification))
-	s.route("POST", "/b/webhook/v1/notifications/{id}/resend/", s.api(s.resendNotification))
-	s.route("POST", "/b/webhook/v1/notifications/resend/", s.api(s.resendMatching))
-	// Operations, inquiry, signing, payment methods (Ottu).
-	s.route("POST", "/b/pbl/v2/operation/", s.api(s.operation))
-	s.route("POST", "/b/pbl/v2/inquiry/", s.api(s.inquiry))
-	s.route("POST", "/b/pbl/v2/sign/", s.api(s.sign))
-	s.route("POST", "/b/pbl/v2/payment-methods/", s.api(s.paymentMethods))
-	s.route("GET", "/b/pbl/v2/payment-methods/", s.api(s.paymentMethods))
+	s.apiRoute("GET", "/b/webhook/v1/config/", viewer, s.getConfig)
+	s.apiRoute("PATCH", "/b/webhook/v1/config/", admin, s.patchConfig)
+	s.apiRoute("GET", "/b/webhook/v1/plugins/", viewer, s.listPlugins)
+	s.apiRoute("GET", "/b/webhook/v1/plugins/{plugin}/", viewer, s.getPlugin)
+	s.apiRoute("PUT", "/b/webhook/v1/plugins/{plugin}/", admin, s.putPlugin)
+	s.apiRoute("DELETE", "/b/webhook/v1/plugins/{plugin}/", admin, s.deletePlugin)
+	s.apiRoute("GET", "/b/webhook/v1/notifications/", viewer, s.listNotifications)
+	s.apiRoute("GET", "/b/webhook/v1/notifications/{id}/", viewer, s.getNotification)
+	s.apiRoute("POST", "/b/webhook/v1/notifications/{id}/resend/", operator, s.resendNotification)
+	s.apiRoute("POST", "/b/webhook/v1/notifications/resend/", operator, s.resendMatching)
+	// Operations, inquiry, signing, payment methods (Ottu). The inquiry can send the
+	// payment notification (operator); signing uses the HMAC key (admin).
+	s.apiRoute("POST", "/b/pbl/v2/operation/", operator, s.operation)
+	s.apiRoute("POST", "/b/pbl/v2/inquiry/", operator, s.inquiry)
+	s.apiRoute("POST", "/b/pbl/v2/sign/", admin, s.sign)
+	s.apiRoute("POST", "/b/pbl/v2/payment-methods/", viewer, s.paymentMethods)
+	s.apiRoute("GET", "/b/pbl/v2/payment-methods/", viewer, s.paymentMethods)
 	// Hosted checkout pages.
 	s.route("GET", "/b/checkout/redirect/start/", s.checkoutPage)
 	s.route("POST", "/b/checkout/redirect/start/", s.checkoutSubmit)
@@ -102,7 +126,7 @@ func (s *Server) routes() {
 	// Dashboard.
 	s.route("GET", "/dashboard/login", s.loginPage)
 	s.route("POST", "/dashboard/login", s.loginSubmit)
-	s.route("POST", "/dashboard/logout", s.dashboard(s.logout))
+	s.dashRoute("POST", "/dashboard/logout", payhook.RoleViewer, s.logout)
 	s.route("GET", "/dashboard/", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, DashboardPath+"/transactions", http.StatusSeeOther)
 	})
@@ -160,7 +184,10 @@ func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
 
 // api wraps an API handler: authentication by Api-Key or, as Ottu allows, by a dashboard
 // user's Basic auth (who then is the initiator of what they do); errors in Ottu's shapes.
-func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+//
+// A dashboard user's role must allow need (else 403, nothing done); an API key is the
+// merchant's server and may use every API.
+func (s *Server) api(need payhook.Role, h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if email, password, ok := r.BasicAuth(); ok {
@@ -176,6 +203,10 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 					w.Header().Set("WWW-Authenticate", `Basic realm="payhook"`)
 				}
 				s.writeError(w, r, err)
+				return
+			}
+			if !u.Can(need) {
+				s.writeError(w, r, payhook.Errorf(payhook.EFORBIDDEN, "%s", roleRefusal(u.Role, need)))
 				return
 			}
 			ctx = service.WithInitiator(service.WithActor(ctx, u.Email), u.Initiator())

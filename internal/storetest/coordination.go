@@ -164,7 +164,7 @@ func testClose(t *testing.T, h Harness) {
 				stored++
 			}
 		}
-		_, n, err := other.ListAudit(ctx, racers, 0)
+		_, n, err := other.ListAudit(ctx, payhook.AuditFilter{Limit: racers})
 		require.NoError(t, err)
 		require.Equal(t, stored, n, "every write that returned without an error is stored")
 	})

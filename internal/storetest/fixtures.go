@@ -290,7 +290,7 @@ func newSettings() payhook.Settings {
 // newUser returns a dashboard user with every field set.
 func newUser(email string) *payhook.User {
 	return &payhook.User{Email: email, Username: "ada", FirstName: "Ada", LastName: "Lovelace",
-		PasswordHash: "$2a$10$7EqJtq98hPqEX7fNZaFWoO5Xy8t1Y5L6zjv9lrl3R1aQZ2b7J7W5e", CreatedAt: base}
+		PasswordHash: "$2a$10$7EqJtq98hPqEX7fNZaFWoO5Xy8t1Y5L6zjv9lrl3R1aQZ2b7J7W5e", Role: payhook.RoleAdmin, CreatedAt: base}
 }
 
 // createUser stores a new user.

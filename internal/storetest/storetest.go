@@ -79,6 +79,7 @@ func Run(t *testing.T, h Harness) {
 		{"Users", testUsers},
 		{"Sessions", testSessions},
 		{"Audit", testAudit},
+		{"UserAdministration", testUserAdministration},
 		{"SignInFailures", testSignInFailures},
 		{"APIKeys", testAPIKeys},
 		{"CreateFirstAPIKey", testCreateFirstAPIKey},

@@ -1,0 +1,5 @@
+-- Roles of dashboard users (everyone before roles existed was an admin) and their
+-- deactivation; the audit log filtered by actor and action.
+ALTER TABLE users ADD COLUMN role text NOT NULL DEFAULT 'admin';
+ALTER TABLE users ADD COLUMN deactivated_at bigint NOT NULL DEFAULT 0;
+CREATE INDEX audit_log_action ON audit_log (action, id);
