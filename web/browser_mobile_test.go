@@ -237,6 +237,7 @@ func TestBrowserMobile(t *testing.T) {
 		phtest.Eventually(t, 2*time.Second, func() bool { return tb.textAt(btn) == "Copied" }, "the button says Copied")
 		require.Equal(t, "copied", tb.js(`document.querySelector("#new-api-key + button.copy").dataset.state`))
 		require.Equal(t, key, tb.clipboard())
+		require.Equal(t, "Copied the API key.", tb.textAt(`body > [role=status]`), "said to screen readers too")
 
 		// The transaction's page: session id and reference; the notification's webhook-id.
 		tb.openOK(transactionPage(d.Failing))

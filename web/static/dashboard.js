@@ -14,7 +14,20 @@
     sel.removeAllRanges();
     sel.addRange(range);
   }
+  // What happened is also said to screen readers, in one live region of the page.
+  var live = null;
+  function say(text) {
+    if (!live) {
+      live = document.createElement("span");
+      live.className = "visually-hidden";
+      live.setAttribute("role", "status");
+      document.body.appendChild(live);
+    }
+    live.textContent = text;
+  }
   function show(btn, text, state) {
+    var what = (btn.getAttribute("aria-label") || "").replace(/^Copy the /, "");
+    say(state === "copied" ? "Copied the " + what + "." : "The " + what + " is selected: press Ctrl+C to copy it.");
     btn.textContent = text;
     btn.setAttribute("data-state", state);
     clearTimeout(btn.copyTimer);
