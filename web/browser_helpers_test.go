@@ -304,6 +304,16 @@ func (tb *tab) screenshot(name string) {
 	if !*updateScreenshots && !*update {
 		return
 	}
+	if mobileScreenshots[name] {
+		// TestBrowserMobile writes this one, with its fuller data, at both widths.
+		return
+	}
+	tb.writeScreenshot(name)
+}
+
+// writeScreenshot writes a full-page PNG of the page to docs/screenshots/NAME.png.
+func (tb *tab) writeScreenshot(name string) {
+	tb.t.Helper()
 	// Let the stylesheet and the fonts settle before the picture.
 	tb.do(chromedp.WaitReady(chromedp.CSS("body")), chromedp.Evaluate[chromedp.Void](`document.fonts.ready.then(() => true)`, chromedp.EvalAwaitPromise))
 	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
@@ -318,4 +328,124 @@ func (tb *tab) screenshot(name string) {
 func (tb *tab) openDialog(id string) {
 	tb.t.Helper()
 	tb.do(chromedp.Click(byID(id), chromedp.NodeVisible), chromedp.WaitVisible(`#confirm-dialog #confirm`))
+}
+
+// Widths of the two screenshots of a page, and of the layout check's phone.
+const (
+	desktopWidth, desktopHeight = 1280, 900
+	phoneWidth, phoneHeight     = 390, 844
+)
+
+// desktop makes the tab a desktop browser's window (the default of newTab).
+func (tb *tab) desktop() {
+	tb.t.Helper()
+	tb.do(chromedp.EmulateViewport(desktopWidth, desktopHeight))
+}
+
+// phone makes the tab a phone's screen, 390 × 844 CSS pixels with touch (an iPhone 14).
+func (tb *tab) phone() {
+	tb.t.Helper()
+	tb.do(chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateMobile, chromedp.EmulateTouch))
+}
+
+// screenshotsBoth writes docs/screenshots/NAME.png at a desktop's width and
+// NAME-mobile.png at a phone's, with -update-screenshots (nothing otherwise). The page at
+// path is loaded again at each width; the tab is left at the phone's width.
+func (tb *tab) screenshotsBoth(name, path string) {
+	tb.t.Helper()
+	if !*updateScreenshots && !*update {
+		return
+	}
+	tb.desktop()
+	tb.openOK(path)
+	tb.writeScreenshot(name)
+	tb.phone()
+	tb.openOK(path)
+	tb.writeScreenshot(name + "-mobile")
+}
+
+// layoutProblems lists what does not fit a screen width px wide on the page shown:
+// the page scrolling sideways, an element reaching past the screen's right or left edge
+// (unless it is inside a box that scrolls sideways on purpose, such as a table's), and
+// every button, link button, form field and menu link that is not wholly visible and
+// clickable once scrolled to (its middle must hit it, not something on top of it, and
+// its text must not be cut). Empty when all is well.
+func (tb *tab) layoutProblems(width int) []string {
+	tb.t.Helper()
+	js := `(() => {
+  const W = ` + strconv.Itoa(width) + `, out = [];
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+    (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") +
+    ' "' + (el.textContent || el.value || "").trim().replace(/\s+/g, " ").slice(0, 40) + '"';
+  const root = document.documentElement;
+  if (window.innerWidth !== W) out.push("the layout is " + window.innerWidth + " px wide, not " + W + " (the page does not fit, so the phone zooms out)");
+  if (root.scrollWidth > W) out.push("the page scrolls sideways: " + root.scrollWidth + " px wide");
+  const scroller = el => {
+    for (let p = el.parentElement; p && p !== document.body && p !== root; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll") return p;
+    }
+    return null;
+  };
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  for (const el of document.body.querySelectorAll("*")) {
+    if (!shown(el)) continue;
+    // Inside a box that scrolls sideways is fine, unless the element is positioned
+    // against something outside that box (it would then widen the page).
+    const box = scroller(el);
+    if (box && (!["absolute", "fixed"].includes(getComputedStyle(el).position) || (el.offsetParent && box.contains(el.offsetParent)))) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (r.right > W + 0.5 || r.left < -0.5) out.push(name(el) + " reaches " + Math.round(r.left) + ".." + Math.round(r.right) + " px");
+  }
+  const controls = "button, a.button, input:not([type=hidden]), select, textarea, header.top nav a, nav.tabs a, nav.pager a";
+  for (const el of document.querySelectorAll(controls)) {
+    if (!shown(el)) continue;
+    el.scrollIntoView({block: "center", inline: "center"});
+    // scrollIntoView also scrolls a box that hides its overflow, which no user can.
+    let hidden = null;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if ((["hidden", "clip"].includes(s.overflowX) && p.scrollLeft !== 0) || (["hidden", "clip"].includes(s.overflowY) && p.scrollTop !== 0)) {
+        hidden = p;
+        p.scrollLeft = 0;
+        p.scrollTop = 0;
+      }
+    }
+    if (hidden) {
+      out.push(name(el) + " is cut by " + name(hidden) + ", which hides what overflows it");
+      continue;
+    }
+    const r = el.getBoundingClientRect();
+    if (r.left < -0.5 || r.right > W + 0.5 || r.top < -0.5 || r.bottom > window.innerHeight + 0.5) {
+      out.push(name(el) + " is not wholly on the screen: " + Math.round(r.left) + ".." + Math.round(r.right) + " px");
+      continue;
+    }
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    if (!hit || !(hit === el || el.contains(hit) || (hit.control === el))) out.push(name(el) + " is covered by " + (hit ? name(hit) : "nothing"));
+    if (el.tagName === "BUTTON" && el.scrollWidth > el.clientWidth + 1) out.push(name(el) + " has its text cut");
+  }
+  window.scrollTo(0, 0);
+  return JSON.stringify(out);
+})()`
+	var out []string
+	require.NoError(tb.t, json.Unmarshal([]byte(tb.js(js)), &out))
+	return out
+}
+
+// clickCopy clicks a Copy button and waits until it says Copied.
+func (tb *tab) clickCopy(css string) {
+	tb.t.Helper()
+	tb.do(chromedp.Click(chromedp.CSS(css), chromedp.NodeVisible))
+	phtest.Eventually(tb.t, 2*time.Second, func() bool { return tb.textAt(chromedp.CSS(css)) == "Copied" }, css+" says Copied")
+}
+
+// clipboard is the text on the clipboard (the page needs the clipboard-read permission).
+func (tb *tab) clipboard() string {
+	tb.t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("read the clipboard: %v (at %s)", err, tb.peekLocation())
+	}
+	return v
 }

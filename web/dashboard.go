@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,9 +68,10 @@ var dashFuncs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
 	},
 	"amount": func(a payhook.Amount, ccy string) string { return a.Format(ccy) + " " + ccy },
-	"ms": func(d time.Duration) string {
-		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', -1, 64) + " ms"
-	},
+	// duration writes a duration for people: "250 ms", "1.0 s", "2 min 5 s". "ms" is
+	// its old name, kept so that every page writes durations the same way.
+	"duration":  humanDuration,
+	"ms":        humanDuration,
 	"join":      strings.Join,
 	"hasSuffix": strings.HasSuffix,
 }

@@ -87,6 +87,11 @@ var dashPageFuncs = template.FuncMap{
 		return false
 	},
 	"pluginLabel": pluginLabel,
+	// words, coded and outcome show raw codes (not_sent, state_filtered, attempted…) in
+	// words, with the code beside them.
+	"words":   words,
+	"coded":   coded,
+	"outcome": outcome,
 	// note is what the "note" template needs: a notification, the form's CSRF token and
 	// which page a re-send returns to ("transaction" or "notification").
 	"note": func(n noteView, csrf, back string) noteCtx { return noteCtx{N: n, CSRF: csrf, Back: back} },

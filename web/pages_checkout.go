@@ -29,7 +29,7 @@ type pages struct {
 
 func newPages() (*pages, error) {
 	parse := func(name string) (*template.Template, error) {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+name)
 		if err != nil {
 			return nil, err
 		}
@@ -47,6 +47,10 @@ func newPages() (*pages, error) {
 	}
 	return &pages{checkout: c, summary: s}, nil
 }
+
+// pageFuncs are the template functions of the customer's pages: codes in words, as on
+// the dashboard.
+var pageFuncs = template.FuncMap{"words": words}
 
 // render writes a page; the body is built first so a template error becomes a 500.
 func (s *Server) render(w http.ResponseWriter, t *template.Template, code int, data any) {

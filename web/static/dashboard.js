@@ -1,5 +1,76 @@
-// payhook dashboard: optional, small. Every page works without it; this only keeps the
+// payhook dashboard: optional, small. Every page works without it. It shows the Copy
+// buttons (hidden without JavaScript: the values stay selectable text), and keeps the
 // Webhook Config page's worst-case explanation and SSL warning in step with what is typed.
+
+// Copy buttons: each copies the text of the element just before it. The clipboard API
+// where the page may use it; else the text is selected (and copied where the browser
+// still allows it), so that the user can copy it themselves.
+(function () {
+  "use strict";
+  function selectText(el) {
+    var range = document.createRange();
+    range.selectNodeContents(el);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+  }
+  // What happened is also said to screen readers, in one live region of the page.
+  var live = null;
+  function say(text) {
+    if (!live) {
+      live = document.createElement("span");
+      live.className = "visually-hidden";
+      live.setAttribute("role", "status");
+      document.body.appendChild(live);
+    }
+    live.textContent = text;
+  }
+  function show(btn, text, state) {
+    var what = (btn.getAttribute("aria-label") || "").replace(/^Copy the /, "");
+    say(state === "copied" ? "Copied the " + what + "." : "The " + what + " is selected: press Ctrl+C to copy it.");
+    btn.textContent = text;
+    btn.setAttribute("data-state", state);
+    clearTimeout(btn.copyTimer);
+    btn.copyTimer = setTimeout(function () {
+      btn.textContent = "Copy";
+      btn.removeAttribute("data-state");
+    }, 4000);
+  }
+  function fallback(btn, el) {
+    selectText(el);
+    var ok = false;
+    try {
+      ok = document.execCommand("copy");
+    } catch (e) {
+      ok = false;
+    }
+    if (ok) {
+      show(btn, "Copied", "copied");
+    } else {
+      show(btn, "Selected: press Ctrl+C", "selected");
+    }
+  }
+  var buttons = document.querySelectorAll("button.copy");
+  Array.prototype.forEach.call(buttons, function (btn) {
+    var el = btn.previousElementSibling;
+    if (!el) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      var text = el.textContent.trim();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(function () {
+          show(btn, "Copied", "copied");
+        }, function () {
+          fallback(btn, el);
+        });
+      } else {
+        fallback(btn, el);
+      }
+    });
+  });
+})();
+
+// Webhook Config: the worst case and the SSL warning follow the form.
 (function () {
   "use strict";
   var form = document.getElementById("config-form");
