@@ -1,6 +1,8 @@
 // payhook dashboard: optional, small. Every page works without it. It shows the Copy
-// buttons (hidden without JavaScript: the values stay selectable text), and keeps the
-// Webhook Config page's worst-case explanation and SSL warning in step with what is typed.
+// buttons (hidden without JavaScript: the values stay selectable text), keeps the
+// Webhook Config page's worst-case explanation, SSL and timing warnings in step with what
+// is typed, and shows the confirmation of a money or destructive action in a dialog
+// (without it, the same confirmation is a page of its own).
 
 // Copy buttons: each copies the text of the element just before it. The clipboard API
 // where the page may use it; else the text is selected (and copied where the browser
