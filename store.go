@@ -311,6 +311,8 @@ type Store interface {
 	// ErrorEmailStore keeps the error emails' flood control and the emails waiting to be
 	// sent, so that a restart loses none and processes share one window per URL.
 	ErrorEmailStore
+	// EndpointStatsStore computes the figures of the endpoint health page.
+	EndpointStatsStore
 
 	// Ping checks that the database answers a read.
 	Ping(ctx context.Context) error
@@ -319,4 +321,85 @@ type Store interface {
 	PingWrite(ctx context.Context) error
 	// Close stops the store, finishing queued writes.
 	Close() error
+}
+
+// EndpointStats is how one webhook URL fared with the notifications created in a window
+// (the dashboard's endpoint health page). Only notifications with a URL count; those not
+// sent (not_sent) do not.
+type EndpointStats struct {
+	URL string
+	// Sent counts the notifications with at least one attempt; Delivered and Failed those
+	// whose delivery ended so (Sent minus both are still being retried); Queued those not
+	// attempted yet.
+	Sent, Delivered, Failed, Queued int
+	// Attempts counts every attempt of those notifications; P50 and P95 are the
+	// nearest-rank percentiles of their durations (zero without attempts).
+	Attempts int
+	P50, P95 time.Duration
+	// LastFailure is the latest attempt that was not accepted (no answer, or an answer
+	// other than 200/201), with its notification's id; nil when there is none.
+	LastFailure             *Attempt
+	LastFailureNotification string
+	// Hours holds, per hour of the window from its start (the last one may be shorter),
+	// the notifications created in it that ended delivered or failed.
+	Hours []HourStats
+}
+
+// HourStats is one hour of an EndpointStats.
+type HourStats struct {
+	Start             time.Time
+	Delivered, Failed int
+}
+
+// EndpointHours returns the hours of a window [since, until): one per started hour.
+func EndpointHours(since, until time.Time) []HourStats {
+	n := int((until.Sub(since) + time.Hour - 1) / time.Hour)
+	hours := make([]HourStats, max(n, 0))
+	for i := range hours {
+		hours[i].Start = since.Add(time.Duration(i) * time.Hour).UTC()
+	}
+	return hours
+}
+
+// EndpointStatsStore computes the endpoint health figures.
+type EndpointStatsStore interface {
+	// EndpointStats returns, per URL, the figures of the notifications created in
+	// [since, until), in URL order. A URL with no such notification is not listed.
+	EndpointStats(ctx context.Context, since, until time.Time) ([]EndpointStats, error)
+}
+
+// AddEndpointCount adds to e count notifications created in hour (from the window's
+// start) that are in status, tried (attempted at least once) or not: the stores'
+// common bookkeeping of EndpointStats.
+func AddEndpointCount(e *EndpointStats, hour int, status Status, tried bool, count int) {
+	if !tried {
+		e.Queued += count
+		return
+	}
+	e.Sent += count
+	h := min(max(hour, 0), len(e.Hours)-1)
+	switch status {
+	case StatusDelivered:
+		e.Delivered += count
+		if h >= 0 {
+			e.Hours[h].Delivered += count
+		}
+	case StatusFailed:
+		e.Failed += count
+		if h >= 0 {
+			e.Hours[h].Failed += count
+		}
+	}
+}
+
+// AddEndpointPercentile records the duration of e's attempt of rank rn (1-based, by
+// duration) out of count: the nearest-rank p50 is rank ⌈count/2⌉, the p95 ⌈0.95·count⌉.
+func AddEndpointPercentile(e *EndpointStats, count, rn int, d time.Duration) {
+	e.Attempts = count
+	if rn == (count*50+99)/100 {
+		e.P50 = d
+	}
+	if rn == (count*95+99)/100 {
+		e.P95 = d
+	}
 }
