@@ -26,6 +26,10 @@ func (s *Server) dashboardRoutes() {
 	s.route("GET", d+"/notifications", s.dashboard(s.notificationsGet))
 	s.route("GET", d+"/notifications/{id}", s.dashboard(s.notificationGet))
 	s.route("POST", d+"/notifications/{id}/resend", s.dashboard(s.notificationResend))
+	// Endpoint health and test notifications.
+	s.route("GET", d+"/endpoints", s.dashboard(s.endpointsGet))
+	s.route("POST", d+"/endpoints/test", s.dashboard(s.endpointTestPost))
+	s.route("GET", d+"/endpoints/test/{id}", s.dashboard(s.endpointTestGet))
 	// API keys and the audit log.
 	s.route("GET", d+"/api-keys", s.dashboard(s.apiKeysGet))
 	s.route("POST", d+"/api-keys", s.dashboard(s.apiKeysPost))
