@@ -2,6 +2,8 @@ package payhook
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -368,38 +370,100 @@ type EndpointStatsStore interface {
 	EndpointStats(ctx context.Context, since, until time.Time) ([]EndpointStats, error)
 }
 
-// AddEndpointCount adds to e count notifications created in hour (from the window's
-// start) that are in status, tried (attempted at least once) or not: the stores'
-// common bookkeeping of EndpointStats.
-func AddEndpointCount(e *EndpointStats, hour int, status Status, tried bool, count int) {
-	if !tried {
-		e.Queued += count
-		return
-	}
-	e.Sent += count
-	h := min(max(hour, 0), len(e.Hours)-1)
-	switch status {
-	case StatusDelivered:
-		e.Delivered += count
-		if h >= 0 {
-			e.Hours[h].Delivered += count
-		}
-	case StatusFailed:
-		e.Failed += count
-		if h >= 0 {
-			e.Hours[h].Failed += count
-		}
-	}
+// EndpointRow is one row a store reads for EndpointStats: a notification of the window,
+// with one of its attempts (Number 0 when it has none yet).
+type EndpointRow struct {
+	URL       string
+	Status    Status
+	CreatedAt time.Time
+	// Number is the attempt's number (0: no attempt); the other fields are the attempt's.
+	// NotificationID, Error and ResponseExcerpt are only needed for an attempt that was
+	// not accepted.
+	Number          int
+	NotificationID  string
+	StartedAt       time.Time
+	Duration        time.Duration
+	StatusCode      int
+	Error           string
+	ResponseExcerpt string
 }
 
-// AddEndpointPercentile records the duration of e's attempt of rank rn (1-based, by
-// duration) out of count: the nearest-rank p50 is rank ⌈count/2⌉, the p95 ⌈0.95·count⌉.
-func AddEndpointPercentile(e *EndpointStats, count, rn int, d time.Duration) {
-	e.Attempts = count
-	if rn == (count*50+99)/100 {
-		e.P50 = d
+// EndpointTally sums EndpointRows up into EndpointStats: the stores' common bookkeeping,
+// so that both compute the figures alike.
+type EndpointTally struct {
+	since, until time.Time
+	byURL        map[string]*endpointTally
+}
+
+type endpointTally struct {
+	stats     EndpointStats
+	durations []time.Duration
+}
+
+// NewEndpointTally returns an empty tally of the window [since, until).
+func NewEndpointTally(since, until time.Time) *EndpointTally {
+	return &EndpointTally{since: since, until: until, byURL: map[string]*endpointTally{}}
+}
+
+// Add counts one row.
+func (t *EndpointTally) Add(r EndpointRow) {
+	e := t.byURL[r.URL]
+	if e == nil {
+		e = &endpointTally{stats: EndpointStats{URL: r.URL, Hours: EndpointHours(t.since, t.until)}}
+		t.byURL[r.URL] = e
 	}
-	if rn == (count*95+99)/100 {
-		e.P95 = d
+	s := &e.stats
+	if r.Number == 0 {
+		s.Queued++
+		return
 	}
+	if r.Number == 1 { // each attempted notification once
+		s.Sent++
+		h := min(max(int(r.CreatedAt.Sub(t.since)/time.Hour), 0), len(s.Hours)-1)
+		switch r.Status {
+		case StatusDelivered:
+			s.Delivered++
+			if h >= 0 {
+				s.Hours[h].Delivered++
+			}
+		case StatusFailed:
+			s.Failed++
+			if h >= 0 {
+				s.Hours[h].Failed++
+			}
+		}
+	}
+	s.Attempts++
+	e.durations = append(e.durations, r.Duration)
+	if (AttemptOutcome{StatusCode: r.StatusCode}).Delivered() {
+		return
+	}
+	if l := s.LastFailure; l != nil {
+		switch {
+		case r.StartedAt.Before(l.StartedAt):
+			return
+		case r.StartedAt.Equal(l.StartedAt) && (r.NotificationID < s.LastFailureNotification ||
+			r.NotificationID == s.LastFailureNotification && r.Number < l.Number):
+			return
+		}
+	}
+	s.LastFailure = &Attempt{Number: r.Number, StartedAt: r.StartedAt, Duration: r.Duration, StatusCode: r.StatusCode,
+		Error: r.Error, ResponseExcerpt: r.ResponseExcerpt}
+	s.LastFailureNotification = r.NotificationID
+}
+
+// Stats returns the figures, in URL order; P50 and P95 are nearest-rank percentiles:
+// the durations of ranks ⌈n/2⌉ and ⌈0.95·n⌉ of n.
+func (t *EndpointTally) Stats() []EndpointStats {
+	out := make([]EndpointStats, 0, len(t.byURL))
+	for _, e := range t.byURL {
+		if n := len(e.durations); n > 0 {
+			slices.Sort(e.durations)
+			e.stats.P50 = e.durations[(n*50+99)/100-1]
+			e.stats.P95 = e.durations[(n*95+99)/100-1]
+		}
+		out = append(out, e.stats)
+	}
+	slices.SortFunc(out, func(a, b EndpointStats) int { return strings.Compare(a.URL, b.URL) })
+	return out
 }

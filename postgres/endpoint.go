@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,104 +10,47 @@ import (
 	"github.com/payhook/payhook"
 )
 
-// endpointWindow selects the notifications the endpoint figures count (alias n).
-const endpointWindow = `n.created_at >= $1 AND n.created_at < $2 AND n.url <> '' AND n.status <> 'not_sent'`
-
 // EndpointStats returns, per URL, the figures of the notifications created in
-// [since, until): three queries, each one pass over the window's notifications (through
-// notifications_created) and their attempts (by primary key). The percentiles are picked
-// in the database (window functions), so no duration list travels to Go.
+// [since, until): one pass over the window's notifications (through notifications_created)
+// and their attempts (by primary key), summed up in Go.
 func (s *Store) EndpointStats(ctx context.Context, since, until time.Time) ([]payhook.EndpointStats, error) {
-	from, to := micros(since), micros(until)
-	byURL := map[string]*payhook.EndpointStats{}
-	get := func(url string) *payhook.EndpointStats {
-		e := byURL[url]
-		if e == nil {
-			e = &payhook.EndpointStats{URL: url, Hours: payhook.EndpointHours(since, until)}
-			byURL[url] = e
-		}
-		return e
-	}
+	t := payhook.NewEndpointTally(since, until)
 	err := s.withConn(ctx, func(c *pgxpool.Conn) error {
-		rows, err := c.Query(ctx, `SELECT n.url, ((n.created_at - $1) / 3600000000)::integer, n.status, n.attempt_count > 0, COUNT(*)::integer
-			FROM notifications n WHERE `+endpointWindow+` GROUP BY 1, 2, 3, 4`, from, to)
+		rows, err := c.Query(ctx, `SELECT n.url, n.status, n.created_at, a.number, a.started_at, a.duration_us, a.status_code,
+				CASE WHEN a.status_code IN (200, 201) THEN '' ELSE n.id END,
+				CASE WHEN a.status_code IN (200, 201) THEN '' ELSE a.error END,
+				CASE WHEN a.status_code IN (200, 201) THEN ''::bytea ELSE a.response_excerpt END
+			FROM notifications n LEFT JOIN attempts a ON a.notification_id = n.id
+			WHERE n.created_at >= $1 AND n.created_at < $2 AND n.url <> '' AND n.status <> 'not_sent'`, micros(since), micros(until))
 		if err != nil {
 			return fmt.Errorf("endpoint stats: %w", err)
-		}
-		for rows.Next() {
-			var url, status string
-			var hour, count int32
-			var tried bool
-			if err := rows.Scan(&url, &hour, &status, &tried, &count); err != nil {
-				rows.Close()
-				return fmt.Errorf("endpoint stats: %w", err)
-			}
-			payhook.AddEndpointCount(get(url), int(hour), payhook.Status(status), tried, int(count))
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("endpoint stats: %w", err)
-		}
-
-		rows, err = c.Query(ctx, `SELECT url, cnt::integer, rn::integer, duration_us FROM (
-				SELECT n.url, a.duration_us,
-					ROW_NUMBER() OVER (PARTITION BY n.url ORDER BY a.duration_us) AS rn,
-					COUNT(*) OVER (PARTITION BY n.url) AS cnt
-				FROM notifications n JOIN attempts a ON a.notification_id = n.id WHERE `+endpointWindow+`) d
-			WHERE rn = (cnt * 50 + 99) / 100 OR rn = (cnt * 95 + 99) / 100`, from, to)
-		if err != nil {
-			return fmt.Errorf("endpoint percentiles: %w", err)
-		}
-		for rows.Next() {
-			var url string
-			var cnt, rn int32
-			var dur int64
-			if err := rows.Scan(&url, &cnt, &rn, &dur); err != nil {
-				rows.Close()
-				return fmt.Errorf("endpoint percentiles: %w", err)
-			}
-			payhook.AddEndpointPercentile(get(url), int(cnt), int(rn), time.Duration(dur)*time.Microsecond)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("endpoint percentiles: %w", err)
-		}
-
-		rows, err = c.Query(ctx, `SELECT DISTINCT ON (n.url) n.url, a.notification_id, a.number, a.started_at, a.duration_us,
-				a.status_code, a.error, a.response_excerpt
-			FROM notifications n JOIN attempts a ON a.notification_id = n.id
-			WHERE `+endpointWindow+` AND a.status_code NOT IN (200, 201)
-			ORDER BY n.url, a.started_at DESC, a.notification_id DESC, a.number DESC`, from, to)
-		if err != nil {
-			return fmt.Errorf("endpoint failures: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var url, id string
-			var a payhook.Attempt
-			var number, code int32
-			var started, dur int64
+			var r payhook.EndpointRow
+			var status string
+			var created int64
+			var number, code *int32
+			var started, dur *int64
+			var id, errText *string
 			var excerpt []byte
-			if err := rows.Scan(&url, &id, &number, &started, &dur, &code, &a.Error, &excerpt); err != nil {
-				return fmt.Errorf("endpoint failures: %w", err)
+			if err := rows.Scan(&r.URL, &status, &created, &number, &started, &dur, &code, &id, &errText, &excerpt); err != nil {
+				return fmt.Errorf("endpoint stats: %w", err)
 			}
-			a.Number, a.StatusCode, a.ResponseExcerpt = int(number), int(code), string(excerpt)
-			a.StartedAt, a.Duration = fromMicros(started), time.Duration(dur)*time.Microsecond
-			e := get(url)
-			e.LastFailure, e.LastFailureNotification = &a, id
+			r.Status, r.CreatedAt = payhook.Status(status), fromMicros(created)
+			if number != nil {
+				r.Number, r.StartedAt, r.Duration = int(*number), fromMicros(*started), time.Duration(*dur)*time.Microsecond
+				r.StatusCode, r.NotificationID, r.Error, r.ResponseExcerpt = int(*code), *id, *errText, string(excerpt)
+			}
+			t.Add(r)
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("endpoint failures: %w", err)
+			return fmt.Errorf("endpoint stats: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]payhook.EndpointStats, 0, len(byURL))
-	for _, e := range byURL {
-		out = append(out, *e)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].URL < out[j].URL })
-	return out, nil
+	return t.Stats(), nil
 }
