@@ -88,6 +88,34 @@ func testEndpointStats(t *testing.T, h Harness) {
 		require.Nil(t, got[0].LastFailure)
 	})
 
+	t.Run("LastFailureIsTheLatestAttemptNotAccepted", func(t *testing.T) {
+		t.Parallel()
+		s := h.Open(t)
+		ctx := t.Context()
+		l := lease("worker", 48*time.Hour)
+		session := payhook.NewSessionID()
+		const u = "https://d.example/hook"
+		first, second, third := newNotification(session, u, base), newNotification(session, u, base), newNotification(session, u, base)
+		require.NoError(t, s.AddNotifications(ctx, []*payhook.Notification{first, second, third}, l))
+		at := base.Add(time.Minute)
+		// Two failures at the same instant: the one of the greater notification id is
+		// the last (a fixed order); a later delivery does not hide them.
+		for _, n := range []*payhook.Notification{first, second} {
+			require.NoError(t, s.RecordAttempt(ctx, n.ID, payhook.Attempt{StartedAt: at, Duration: time.Millisecond,
+				StatusCode: 500, ResponseExcerpt: "boom " + n.ID}, payhook.StatusFailed, time.Time{}, l))
+		}
+		require.NoError(t, s.RecordAttempt(ctx, third.ID, payhook.Attempt{StartedAt: at.Add(time.Minute), Duration: time.Millisecond,
+			StatusCode: 200}, payhook.StatusDelivered, time.Time{}, l))
+		got, err := s.EndpointStats(ctx, base, base.Add(time.Hour))
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		want := max(first.ID, second.ID)
+		require.Equal(t, want, got[0].LastFailureNotification)
+		require.Equal(t, payhook.Attempt{Number: 1, StartedAt: at, Duration: time.Millisecond, StatusCode: 500,
+			ResponseExcerpt: "boom " + want}, *got[0].LastFailure)
+		require.Equal(t, []int{2, 1, 1}, []int{got[0].Failed, got[0].Delivered, got[0].Hours[0].Delivered})
+	})
+
 	t.Run("EmptyWindow", func(t *testing.T) {
 		t.Parallel()
 		s := h.Open(t)
