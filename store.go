@@ -2,6 +2,8 @@ package payhook
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -319,6 +321,8 @@ type Store interface {
 	// ErrorEmailStore keeps the error emails' flood control and the emails waiting to be
 	// sent, so that a restart loses none and processes share one window per URL.
 	ErrorEmailStore
+	// EndpointStatsStore computes the figures of the endpoint health page.
+	EndpointStatsStore
 
 	// Ping checks that the database answers a read.
 	Ping(ctx context.Context) error
@@ -327,4 +331,147 @@ type Store interface {
 	PingWrite(ctx context.Context) error
 	// Close stops the store, finishing queued writes.
 	Close() error
+}
+
+// EndpointStats is how one webhook URL fared with the notifications created in a window
+// (the dashboard's endpoint health page). Only notifications with a URL count; those not
+// sent (not_sent) do not.
+type EndpointStats struct {
+	URL string
+	// Sent counts the notifications with at least one attempt; Delivered and Failed those
+	// whose delivery ended so (Sent minus both are still being retried); Queued those not
+	// attempted yet.
+	Sent, Delivered, Failed, Queued int
+	// Attempts counts every attempt of those notifications; P50 and P95 are the
+	// nearest-rank percentiles of their durations (zero without attempts).
+	Attempts int
+	P50, P95 time.Duration
+	// LastFailure is the latest attempt that was not accepted (no answer, or an answer
+	// other than 200/201), with its notification's id; nil when there is none.
+	LastFailure             *Attempt
+	LastFailureNotification string
+	// Hours holds, per hour of the window from its start (the last one may be shorter),
+	// the notifications created in it that ended delivered or failed.
+	Hours []HourStats
+}
+
+// HourStats is one hour of an EndpointStats.
+type HourStats struct {
+	Start             time.Time
+	Delivered, Failed int
+}
+
+// EndpointHours returns the hours of a window [since, until): one per started hour.
+func EndpointHours(since, until time.Time) []HourStats {
+	n := int((until.Sub(since) + time.Hour - 1) / time.Hour)
+	hours := make([]HourStats, max(n, 0))
+	for i := range hours {
+		hours[i].Start = since.Add(time.Duration(i) * time.Hour).UTC()
+	}
+	return hours
+}
+
+// EndpointStatsStore computes the endpoint health figures.
+type EndpointStatsStore interface {
+	// EndpointStats returns, per URL, the figures of the notifications created in
+	// [since, until), in URL order. A URL with no such notification is not listed.
+	EndpointStats(ctx context.Context, since, until time.Time) ([]EndpointStats, error)
+}
+
+// EndpointRow is one row a store reads for EndpointStats: a notification of the window,
+// with one of its attempts (Number 0 when it has none yet).
+type EndpointRow struct {
+	URL       string
+	Status    Status
+	CreatedAt time.Time
+	// Number is the attempt's number (0: no attempt); the other fields are the attempt's.
+	// NotificationID, Error and ResponseExcerpt are only needed for an attempt that was
+	// not accepted.
+	Number          int
+	NotificationID  string
+	StartedAt       time.Time
+	Duration        time.Duration
+	StatusCode      int
+	Error           string
+	ResponseExcerpt string
+}
+
+// EndpointTally sums EndpointRows up into EndpointStats: the stores' common bookkeeping,
+// so that both compute the figures alike.
+type EndpointTally struct {
+	since, until time.Time
+	byURL        map[string]*endpointTally
+}
+
+type endpointTally struct {
+	stats     EndpointStats
+	durations []time.Duration
+}
+
+// NewEndpointTally returns an empty tally of the window [since, until).
+func NewEndpointTally(since, until time.Time) *EndpointTally {
+	return &EndpointTally{since: since, until: until, byURL: map[string]*endpointTally{}}
+}
+
+// Add counts one row.
+func (t *EndpointTally) Add(r EndpointRow) {
+	e := t.byURL[r.URL]
+	if e == nil {
+		e = &endpointTally{stats: EndpointStats{URL: r.URL, Hours: EndpointHours(t.since, t.until)}}
+		t.byURL[r.URL] = e
+	}
+	s := &e.stats
+	if r.Number == 0 {
+		s.Queued++
+		return
+	}
+	if r.Number == 1 { // each attempted notification once
+		s.Sent++
+		h := min(max(int(r.CreatedAt.Sub(t.since)/time.Hour), 0), len(s.Hours)-1)
+		switch r.Status {
+		case StatusDelivered:
+			s.Delivered++
+			if h >= 0 {
+				s.Hours[h].Delivered++
+			}
+		case StatusFailed:
+			s.Failed++
+			if h >= 0 {
+				s.Hours[h].Failed++
+			}
+		}
+	}
+	s.Attempts++
+	e.durations = append(e.durations, r.Duration)
+	if (AttemptOutcome{StatusCode: r.StatusCode}).Delivered() {
+		return
+	}
+	if l := s.LastFailure; l != nil {
+		switch {
+		case r.StartedAt.Before(l.StartedAt):
+			return
+		case r.StartedAt.Equal(l.StartedAt) && (r.NotificationID < s.LastFailureNotification ||
+			r.NotificationID == s.LastFailureNotification && r.Number < l.Number):
+			return
+		}
+	}
+	s.LastFailure = &Attempt{Number: r.Number, StartedAt: r.StartedAt, Duration: r.Duration, StatusCode: r.StatusCode,
+		Error: r.Error, ResponseExcerpt: r.ResponseExcerpt}
+	s.LastFailureNotification = r.NotificationID
+}
+
+// Stats returns the figures, in URL order; P50 and P95 are nearest-rank percentiles:
+// the durations of ranks ⌈n/2⌉ and ⌈0.95·n⌉ of n.
+func (t *EndpointTally) Stats() []EndpointStats {
+	out := make([]EndpointStats, 0, len(t.byURL))
+	for _, e := range t.byURL {
+		if n := len(e.durations); n > 0 {
+			slices.Sort(e.durations)
+			e.stats.P50 = e.durations[(n*50+99)/100-1]
+			e.stats.P95 = e.durations[(n*95+99)/100-1]
+		}
+		out = append(out, e.stats)
+	}
+	slices.SortFunc(out, func(a, b EndpointStats) int { return strings.Compare(a.URL, b.URL) })
+	return out
 }

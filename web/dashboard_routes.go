@@ -36,6 +36,10 @@ func (s *Server) dashboardRoutes() {
 	s.dashRoute("GET", d+"/notifications", viewer, s.notificationsGet)
 	s.dashRoute("GET", d+"/notifications/{id}", viewer, s.notificationGet)
 	s.dashRoute("POST", d+"/notifications/{id}/resend", operator, s.notificationResend)
+	// Endpoint health (read) and test notifications (they send, like a re-send).
+	s.dashRoute("GET", d+"/endpoints", viewer, s.endpointsGet)
+	s.dashRoute("POST", d+"/endpoints/test", operator, s.endpointTestPost)
+	s.dashRoute("GET", d+"/endpoints/test/{id}", viewer, s.endpointTestGet)
 	// API keys, users and the audit log: admins.
 	s.dashRoute("GET", d+"/api-keys", admin, s.apiKeysGet)
 	s.dashRoute("POST", d+"/api-keys", admin, s.apiKeysPost)

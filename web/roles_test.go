@@ -117,7 +117,7 @@ func TestRoles_EveryRouteIsEnforcedForEveryRole(t *testing.T) {
 		p = strings.ReplaceAll(p, "{session_id}", sid)
 		p = strings.ReplaceAll(p, "{plugin}", "e_commerce")
 		switch {
-		case strings.Contains(p, "/notifications/{id}"):
+		case strings.Contains(p, "/notifications/{id}"), strings.Contains(p, "/endpoints/test/{id}"):
 			p = strings.ReplaceAll(p, "{id}", notes[0].ID)
 		case strings.Contains(p, "/api-keys/{id}"):
 			p = strings.ReplaceAll(p, "{id}", strconv.FormatInt(keyID, 10))

@@ -70,6 +70,7 @@ func Run(t *testing.T, h Harness) {
 		{"ResendMatching", testResendMatching},
 		{"Resend", testResend},
 		{"DeliveryStats", testDeliveryStats},
+		{"EndpointStats", testEndpointStats},
 
 		{"ClaimDue", testClaimDue},
 		{"RecordAttempt", testRecordAttempt},
