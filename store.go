@@ -10,9 +10,11 @@ type NotificationFilter struct {
 	SessionID string
 	Status    Status
 	Kind      Kind
-	URL       string
-	Since     time.Time
-	Until     time.Time
+	URL       string // the destination URL, exactly
+	// URLPrefix selects the destination URLs that start with it (exactly, case and all).
+	URLPrefix string
+	Since     time.Time // created_at >= Since
+	Until     time.Time // created_at < Until
 	Limit     int
 	Offset    int
 }

@@ -83,6 +83,9 @@ func filter(f payhook.NotificationFilter) *where {
 	if f.URL != "" {
 		w.add("url = $", f.URL)
 	}
+	if f.URLPrefix != "" {
+		urlPrefix(w, f.URLPrefix)
+	}
 	if !f.Since.IsZero() {
 		w.add("created_at >= $", micros(f.Since))
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payhook/payhook"
 )
@@ -75,6 +76,10 @@ func filterClause(f payhook.NotificationFilter) (string, []any) {
 	}
 	if f.URL != "" {
 		add("url = ?", f.URL)
+	}
+	if f.URLPrefix != "" {
+		conds = append(conds, "substr(url, 1, ?) = ?")
+		args = append(args, utf8.RuneCountInString(f.URLPrefix), f.URLPrefix)
 	}
 	if !f.Since.IsZero() {
 		add("created_at >= ?", micros(f.Since))
