@@ -76,6 +76,9 @@ func filter(f payhook.NotificationFilter) *where {
 	}
 	if f.Status != "" {
 		w.add("status = $", string(f.Status))
+		if f.Status != payhook.StatusDelivered {
+			w.conds = append(w.conds, "status <> 'delivered'") // so that notifications_unsettled serves
+		}
 	}
 	if f.Kind != "" {
 		w.add("kind = $", string(f.Kind))

@@ -70,6 +70,9 @@ func filterClause(f payhook.NotificationFilter) (string, []any) {
 	}
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
+		if f.Status != payhook.StatusDelivered {
+			conds = append(conds, "status <> 'delivered'") // so that notifications_unsettled serves
+		}
 	}
 	if f.Kind != "" {
 		add("kind = ?", string(f.Kind))

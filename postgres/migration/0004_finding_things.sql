@@ -8,7 +8,10 @@
 -- (newest first), not the documents.
 ALTER TABLE transactions ADD COLUMN customer_email text
     GENERATED ALWAYS AS (coalesce(doc -> 'customer' ->> 'email', '')) STORED;
-CREATE INDEX transactions_search ON transactions (created_at, session_id) INCLUDE (reference_number, order_no, customer_email);
+-- In the list's order (newest first, then by session id), it also serves what
+-- transactions_created served.
+CREATE INDEX transactions_search ON transactions (created_at DESC, session_id) INCLUDE (reference_number, order_no, customer_email);
+DROP INDEX transactions_created;
 
 -- A child's reference number, found exactly (the child's session id is its primary key).
 CREATE INDEX children_reference ON children ((doc ->> 'reference_number'));

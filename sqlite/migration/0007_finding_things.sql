@@ -1,13 +1,17 @@
 -- Finding things in the dashboard: search by part of the customer's email, by a child's
 -- reference number, and by the outcome of a transaction's latest notification.
 --
--- The customer's email is read from the document by a virtual column: it costs nothing to
--- store, and transactions_search keeps it (with order_no) beside created_at, so that a
--- search by part of either scans that index, not the documents, and lists newest first
--- from it.
-ALTER TABLE transactions ADD COLUMN customer_email TEXT
-    GENERATED ALWAYS AS (coalesce(json_extract(CAST(doc AS TEXT), '$.customer.email'), '')) VIRTUAL;
-CREATE INDEX transactions_search ON transactions (created_at, session_id, reference_number, order_no, customer_email);
+-- The customer's email (fixed when the transaction is created) is a column of its own,
+-- written by CreateTransaction; transactions_search keeps it and order_no beside
+-- created_at, so that a search by part of either reads that index, not the documents.
+-- (A virtual column read from the document would not do: SQLite then reads every
+-- document to check the index's copy.)
+ALTER TABLE transactions ADD COLUMN customer_email TEXT NOT NULL DEFAULT '';
+UPDATE transactions SET customer_email = coalesce(json_extract(CAST(doc AS TEXT), '$.customer.email'), '');
+-- In the list's order (newest first, then by session id), it also serves what
+-- transactions_created served.
+CREATE INDEX transactions_search ON transactions (created_at DESC, session_id, reference_number, order_no, customer_email);
+DROP INDEX transactions_created;
 
 -- A child's reference number, found exactly (the child's session id is its primary key).
 ALTER TABLE children ADD COLUMN reference_number TEXT
