@@ -41,7 +41,7 @@ func (s *Store) ListTransactions(ctx context.Context, f payhook.TransactionFilte
 		// A transaction without any notification that is not delivered needs no look at
 		// its latest one (notifications_unsettled lists those that have one).
 		add(`EXISTS (SELECT 1 FROM notifications n WHERE n.session_id = t.session_id)
-			AND (t.session_id NOT IN (SELECT session_id FROM notifications WHERE status <> 'delivered') OR `+lastNotification+` = 'delivered')`)
+			AND (t.session_id NOT IN (SELECT session_id FROM notifications WHERE status <> 'delivered') OR ` + lastNotification + ` = 'delivered')`)
 	default:
 		// Only the transactions with a notification in that status can match: they are
 		// found from notifications_unsettled before the latest of each is read.
