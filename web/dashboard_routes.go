@@ -24,6 +24,8 @@ func (s *Server) dashboardRoutes() {
 	s.route("POST", d+"/transactions/{session_id}/operation", s.dashboard(s.transactionOperation))
 	// Delivery log.
 	s.route("GET", d+"/notifications", s.dashboard(s.notificationsGet))
+	s.route("GET", d+"/notifications/resend", s.dashboard(s.resendFailedGet))
+	s.route("POST", d+"/notifications/resend", s.dashboard(s.resendFailedPost))
 	s.route("GET", d+"/notifications/{id}", s.dashboard(s.notificationGet))
 	s.route("POST", d+"/notifications/{id}/resend", s.dashboard(s.notificationResend))
 	// API keys and the audit log.
