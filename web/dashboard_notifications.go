@@ -104,10 +104,16 @@ type notificationsPage struct {
 	Statuses []statusOption
 	Rows     []noteView
 	Pager    pager
-	// ResendLink is the bulk re-send's confirmation for the current filter ("" when the
-	// filter selects no failed notification by its status).
-	ResendLink string
+	// Failed is how many failed notifications the filter selects (0 when its status
+	// excludes them): "Resend all failed" is offered when there are any.
+	Failed int
+	// ResendFields are the filter, for the GET form that opens the bulk re-send's
+	// confirmation.
+	ResendFields []formField
 }
+
+// formField is a hidden field of a form.
+type formField struct{ Name, Value string }
 
 // notificationsGet is GET /dashboard/notifications: every notification, newest first,
 // filtered by status, kind, URL (exactly, as the API's url filter, or by its start) and
@@ -123,10 +129,19 @@ func (s *Server) notificationsGet(w http.ResponseWriter, r *http.Request, d *das
 		return err
 	}
 	p.Rows, p.Pager = noteViews(list), newPager(r, page, total)
-	if p.Filter.Status == "" || p.Filter.Status == payhook.StatusFailed {
-		p.ResendLink = DashboardPath + "/notifications/resend"
-		if rq := p.Filter.query(); len(rq) > 0 {
-			p.ResendLink += "?" + rq.Encode()
+	switch p.Filter.Status {
+	case payhook.StatusFailed:
+		p.Failed = total
+	case "":
+		ff := p.Filter.store()
+		ff.Status, ff.Limit = payhook.StatusFailed, 1
+		if _, p.Failed, err = s.svc.Notifications(r.Context(), ff); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{"kind", "url", "url_prefix", "from", "to"} {
+		if v := p.Filter.query().Get(k); v != "" {
+			p.ResendFields = append(p.ResendFields, formField{k, v})
 		}
 	}
 	v := d.view(r, "Delivery log", "notifications", p)

@@ -166,7 +166,10 @@ func TestDashboardSearch_DeliveryLogFilters(t *testing.T) {
 	require.Contains(t, body, "Created from: use a date such as 2026-03-04")
 	require.Len(t, listedNotifications(body), 3)
 	require.Contains(t, b.getOK("/dashboard/notifications?url_prefix="+url.QueryEscape(aPrefix)), `value="`+aPrefix+`"`)
+	require.Contains(t, b.getOK("/dashboard/notifications"), `id="resend-failed">Resend all failed (1)…</button>`)
+	require.Contains(t, b.getOK("/dashboard/notifications?status=failed"), `id="resend-failed">Resend all failed (1)…</button>`)
 	require.False(t, hasID(b.getOK("/dashboard/notifications?status=delivered"), "resend-failed"), "no failed one in a delivered-only filter")
+	require.False(t, hasID(b.getOK("/dashboard/notifications?url_prefix="+url.QueryEscape(aPrefix)), "resend-failed"), "none failed at that URL")
 }
 
 func TestDashboardSearch_ResendAllFailedForTheFilter(t *testing.T) {
@@ -195,13 +198,15 @@ func TestDashboardSearch_ResendAllFailedForTheFilter(t *testing.T) {
 	aPrefix := strings.TrimSuffix(a.URL, "webhook")
 	filter := "kind=payment&url_prefix=" + url.QueryEscape(aPrefix)
 	log := b.getOK("/dashboard/notifications?" + filter)
-	m := regexp.MustCompile(`<a class="button secondary" href="([^"]+)" id="resend-failed">`).FindStringSubmatch(log)
-	require.NotNil(t, m, "Resend all failed for the current filter")
-	confirm := html.UnescapeString(m[1])
-	link, err := url.Parse(confirm)
-	require.NoError(t, err)
-	require.Equal(t, "/dashboard/notifications/resend", link.Path)
-	require.Equal(t, url.Values{"kind": {"payment"}, "url_prefix": {aPrefix}}, link.Query())
+	require.Contains(t, log, `id="resend-failed">Resend all failed (2)…</button>`, "Resend all failed for the current filter, with its count")
+	form := regexp.MustCompile(`(?s)<form method="get" action="/dashboard/notifications/resend"[^>]*>(.*?)</form>`).FindStringSubmatch(log)
+	require.NotNil(t, form)
+	q := url.Values{}
+	for _, in := range regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`).FindAllStringSubmatch(form[1], -1) {
+		q.Set(in[1], html.UnescapeString(in[2]))
+	}
+	require.Equal(t, url.Values{"kind": {"payment"}, "url_prefix": {aPrefix}}, q, "the form carries the filter")
+	confirm := "/dashboard/notifications/resend?" + q.Encode()
 
 	page := b.getOK(confirm)
 	require.Equal(t, "Resend 2 failed notifications matching: kind=payment, url starts with "+aPrefix+"?", textOf(t, page, "confirm-h"))
@@ -223,12 +228,12 @@ func TestDashboardSearch_ResendAllFailedForTheFilter(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, p.Code)
 	require.False(t, hasID(p.Body, "confirm-resend"))
 
-	form := url.Values{"csrf_token": {csrfOf(t, page)}}
+	post := url.Values{"csrf_token": {csrfOf(t, page)}}
 	for _, in := range regexp.MustCompile(`<input type="hidden" name="(kind|url|url_prefix|from|to)" value="([^"]*)">`).FindAllStringSubmatch(page, -1) {
-		form.Set(in[1], html.UnescapeString(in[2]))
+		post.Set(in[1], html.UnescapeString(in[2]))
 	}
-	require.Equal(t, url.Values{"csrf_token": form["csrf_token"], "kind": {"payment"}, "url_prefix": {aPrefix}}, form, "the confirmation carries the filter")
-	done := b.send("POST", "/dashboard/notifications/resend", form)
+	require.Equal(t, url.Values{"csrf_token": post["csrf_token"], "kind": {"payment"}, "url_prefix": {aPrefix}}, post, "the confirmation carries the filter")
+	done := b.send("POST", "/dashboard/notifications/resend", post)
 	require.Equal(t, http.StatusSeeOther, done.Code, done.Body)
 	after := b.getOK(done.Location)
 	require.Equal(t, "2 queued: the failed notifications matching the filter are sent again, each with the same webhook-id and body.", flashOf(after))
