@@ -253,8 +253,8 @@ type Store interface {
 	// new round of attempts) and leases it; ok is false when it was already pending.
 	Resend(ctx context.Context, id string, now time.Time, lease Lease) (n *Notification, ok bool, err error)
 
-	// ListTransactions returns the matching transactions, newest first, and how many
-	// match in all.
+	// ListTransactions returns the matching transactions, newest first (without their
+	// children, with their LastNotification), and how many match in all.
 	ListTransactions(ctx context.Context, f TransactionFilter) ([]*Transaction, int, error)
 
 	// CreateUser stores a new user and sets its ID (ECONFLICT when the email is taken).
