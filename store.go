@@ -12,9 +12,11 @@ type NotificationFilter struct {
 	SessionID string
 	Status    Status
 	Kind      Kind
-	URL       string
-	Since     time.Time
-	Until     time.Time
+	URL       string // the destination URL, exactly
+	// URLPrefix selects the destination URLs that start with it (exactly, case and all).
+	URLPrefix string
+	Since     time.Time // created_at >= Since
+	Until     time.Time // created_at < Until
 	Limit     int
 	Offset    int
 }
@@ -253,8 +255,8 @@ type Store interface {
 	// new round of attempts) and leases it; ok is false when it was already pending.
 	Resend(ctx context.Context, id string, now time.Time, lease Lease) (n *Notification, ok bool, err error)
 
-	// ListTransactions returns the matching transactions, newest first, and how many
-	// match in all.
+	// ListTransactions returns the matching transactions, newest first (without their
+	// children, with their LastNotification), and how many match in all.
 	ListTransactions(ctx context.Context, f TransactionFilter) ([]*Transaction, int, error)
 
 	// CreateUser stores a new user and sets its ID (ECONFLICT when the email is taken).

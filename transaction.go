@@ -149,6 +149,11 @@ type Transaction struct {
 	Children []Child `json:"children,omitempty"`
 	// DeletedAt is set when a paid, authorized or cod transaction was deleted (soft).
 	DeletedAt time.Time `json:"deleted_at,omitempty"`
+
+	// LastNotification is the status of the transaction's latest notification ("" when
+	// it has none; of those created at once, the least delivered: failed, pending,
+	// not_sent, delivered). Only ListTransactions fills it in; it is not stored.
+	LastNotification Status `json:"-"`
 }
 
 // Try is one payment try on the checkout page: one card sent to the gateway and its answer.

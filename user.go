@@ -111,12 +111,27 @@ type AuditFilter struct {
 	Offset int
 }
 
-// TransactionFilter selects transactions for the dashboard's list. Query matches
-// order_no, session_id or reference_number exactly.
+// TransactionFilter selects transactions for the dashboard's list. Zero fields do not
+// filter.
 type TransactionFilter struct {
 	State  State
 	Plugin Plugin
-	Query  string
-	Limit  int
-	Offset int
+	// Query finds a transaction by what an operations person has at hand: part of its
+	// order_no or of its customer's email (case-insensitive; ASCII letters only on
+	// SQLite), its session_id or reference_number (exactly), or the session_id or
+	// reference_number of one of its children (a refund, capture or void: the parent is
+	// listed).
+	Query string
+	// CreatedFrom and CreatedUntil bound the creation time: From <= created_at < Until.
+	CreatedFrom  time.Time
+	CreatedUntil time.Time
+	// Webhook selects by the outcome of the transaction's latest notification (see
+	// Transaction.LastNotification): one of the notification statuses, or NoNotification.
+	Webhook Status
+	Limit   int
+	Offset  int
 }
+
+// NoNotification, as TransactionFilter.Webhook, selects the transactions without any
+// notification.
+const NoNotification Status = "none"

@@ -76,12 +76,18 @@ func filter(f payhook.NotificationFilter) *where {
 	}
 	if f.Status != "" {
 		w.add("status = $", string(f.Status))
+		if f.Status != payhook.StatusDelivered {
+			w.conds = append(w.conds, "status <> 'delivered'") // so that notifications_unsettled serves
+		}
 	}
 	if f.Kind != "" {
 		w.add("kind = $", string(f.Kind))
 	}
 	if f.URL != "" {
 		w.add("url = $", f.URL)
+	}
+	if f.URLPrefix != "" {
+		urlPrefix(w, f.URLPrefix)
 	}
 	if !f.Since.IsZero() {
 		w.add("created_at >= $", micros(f.Since))

@@ -401,34 +401,6 @@ func (s *Store) ExpiredTransactions(ctx context.Context, now time.Time, limit in
 		ORDER BY expires_at LIMIT $2`, micros(now), sqlLimit(limit))
 }
 
-// ListTransactions returns the matching transactions, newest first, and how many match.
-func (s *Store) ListTransactions(ctx context.Context, f payhook.TransactionFilter) ([]*payhook.Transaction, int, error) {
-	var w where
-	if f.State != "" {
-		w.add("state = $", string(f.State))
-	}
-	if f.Plugin != "" {
-		w.add("plugin = $", string(f.Plugin))
-	}
-	if f.Query != "" {
-		n := w.arg(f.Query)
-		w.conds = append(w.conds, fmt.Sprintf("(order_no = %s OR session_id = %s OR reference_number = %s)", n, n, n))
-	}
-	var total int
-	if err := s.withConn(ctx, func(c *pgxpool.Conn) error {
-		return wrap("count transactions", c.QueryRow(ctx, `SELECT COUNT(*) FROM transactions`+w.sql(), w.args...).Scan(&total))
-	}); err != nil {
-		return nil, 0, err
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	lim, off := w.arg(limit), w.arg(max(0, f.Offset))
-	list, err := s.transactions(ctx, `SELECT doc FROM transactions`+w.sql()+` ORDER BY created_at DESC, session_id LIMIT `+lim+` OFFSET `+off, w.args...)
-	return list, total, err
-}
-
 // Tracking returns the recorded answer of a Tracking-Key.
 func (s *Store) Tracking(ctx context.Context, key string) (*payhook.Tracking, error) {
 	var tr payhook.Tracking

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payhook/payhook"
 )
@@ -69,12 +70,19 @@ func filterClause(f payhook.NotificationFilter) (string, []any) {
 	}
 	if f.Status != "" {
 		add("status = ?", string(f.Status))
+		if f.Status != payhook.StatusDelivered {
+			conds = append(conds, "status <> 'delivered'") // so that notifications_unsettled serves
+		}
 	}
 	if f.Kind != "" {
 		add("kind = ?", string(f.Kind))
 	}
 	if f.URL != "" {
 		add("url = ?", f.URL)
+	}
+	if f.URLPrefix != "" {
+		conds = append(conds, "substr(url, 1, ?) = ?")
+		args = append(args, utf8.RuneCountInString(f.URLPrefix), f.URLPrefix)
 	}
 	if !f.Since.IsZero() {
 		add("created_at >= ?", micros(f.Since))

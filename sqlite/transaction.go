@@ -19,9 +19,9 @@ func (s *Store) CreateTransaction(ctx context.Context, t *payhook.Transaction) e
 	}
 	return s.do(ctx, func(w *writer) error {
 		_, err := w.exec(`INSERT INTO transactions (session_id, reference_number, order_no, plugin, origin, state,
-			created_at, updated_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			created_at, updated_at, expires_at, doc, customer_email) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.SessionID, t.ReferenceNumber, t.OrderNo, string(t.Type), string(t.Origin), string(t.State),
-			micros(t.CreatedAt), micros(t.UpdatedAt), micros(t.ExpiresAt), doc)
+			micros(t.CreatedAt), micros(t.UpdatedAt), micros(t.ExpiresAt), doc, t.Customer.Email)
 		if err != nil {
 			return fmt.Errorf("insert transaction: %w", err)
 		}

@@ -248,37 +248,6 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64, at time.Time) error 
 	})
 }
 
-// ListTransactions returns the matching transactions, newest first.
-func (s *Store) ListTransactions(ctx context.Context, f payhook.TransactionFilter) ([]*payhook.Transaction, int, error) {
-	var conds []string
-	var args []any
-	if f.State != "" {
-		conds, args = append(conds, "state = ?"), append(args, string(f.State))
-	}
-	if f.Plugin != "" {
-		conds, args = append(conds, "plugin = ?"), append(args, string(f.Plugin))
-	}
-	if f.Query != "" {
-		conds = append(conds, "(order_no = ? OR session_id = ? OR reference_number = ?)")
-		args = append(args, f.Query, f.Query, f.Query)
-	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	var total int
-	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM transactions`+where, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count transactions: %w", err)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	list, err := s.transactions(ctx, `SELECT doc FROM transactions`+where+` ORDER BY created_at DESC, session_id LIMIT ? OFFSET ?`,
-		append(args, limit, f.Offset)...)
-	return list, total, err
-}
-
 // lostAdmin reports whether an update takes an active admin away: the user was one
 // (role and deactivation as stored before) and is not after.
 func lostAdmin(oldRole string, oldDeactivated int64, u *payhook.User) bool {

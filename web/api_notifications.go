@@ -16,7 +16,8 @@ import (
 // bad one.
 func notificationFilter(q url.Values) (payhook.NotificationFilter, error) {
 	fe := payhook.FieldErrors{}
-	f := payhook.NotificationFilter{SessionID: q.Get("session_id"), URL: q.Get("url")}
+	// url is exact (SPEC §10); url_prefix, an extension, selects the URLs starting with it.
+	f := payhook.NotificationFilter{SessionID: q.Get("session_id"), URL: q.Get("url"), URLPrefix: q.Get("url_prefix")}
 	switch st := payhook.Status(q.Get("status")); st {
 	case "", payhook.StatusPending, payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusNotSent:
 		f.Status = st

@@ -37,7 +37,7 @@ func TestDashboardNotifications_LogFiltersByStatusAndURL(t *testing.T) {
 
 	all := b.getOK("/dashboard/notifications")
 	require.Equal(t, []string{notSent.ID, failed.ID, delivered.ID}, listedNotifications(all), "newest first")
-	require.Contains(t, all, `<option value="not_sent" >not sent</option>`)
+	require.Contains(t, all, `<option value="not_sent" >Not sent (not_sent)</option>`)
 	for query, want := range map[string][]string{
 		"status=delivered":                    {delivered.ID},
 		"status=failed":                       {failed.ID},

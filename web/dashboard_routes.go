@@ -34,6 +34,8 @@ func (s *Server) dashboardRoutes() {
 	s.dashRoute("POST", d+"/transactions/{session_id}/operation", operator, s.transactionOperation)
 	// Delivery log.
 	s.dashRoute("GET", d+"/notifications", viewer, s.notificationsGet)
+	s.dashRoute("GET", d+"/notifications/resend", operator, s.resendFailedGet)
+	s.dashRoute("POST", d+"/notifications/resend", operator, s.resendFailedPost)
 	s.dashRoute("GET", d+"/notifications/{id}", viewer, s.notificationGet)
 	s.dashRoute("POST", d+"/notifications/{id}/resend", operator, s.notificationResend)
 	// Endpoint health (read) and test notifications (they send, like a re-send).

@@ -17,20 +17,26 @@ var allStates = []payhook.State{payhook.StateCreated, payhook.StatePending, payh
 
 // transactionsPage is the data of the transactions list.
 type transactionsPage struct {
-	State   payhook.State
-	Plugin  payhook.Plugin
-	Query   string
-	States  []payhook.State
-	Plugins []payhook.Plugin
-	Rows    []*payhook.Transaction
-	Pager   pager
+	State    payhook.State
+	Plugin   payhook.Plugin
+	Query    string
+	Webhook  payhook.Status
+	Dates    dateRange
+	States   []payhook.State
+	Plugins  []payhook.Plugin
+	Webhooks []statusOption
+	Rows     []transactionRow
+	Pager    pager
 }
 
-// transactionsGet is GET /dashboard/transactions: newest first, filtered by state and
-// plugin, searched by order_no, session_id or reference_number (exactly), 50 a page.
+// transactionsGet is GET /dashboard/transactions: newest first, filtered by state,
+// plugin, creation date (UTC) and the outcome of the latest notification, searched by
+// part of order_no or customer email, session_id or reference_number (a child's too:
+// its parent is listed), 50 a page. A bad filter is named and not applied.
 func (s *Server) transactionsGet(w http.ResponseWriter, r *http.Request, d *dash) error {
 	q := r.URL.Query()
-	p := transactionsPage{Query: strings.TrimSpace(q.Get("q")), States: allStates, Plugins: payhook.Plugins}
+	p := transactionsPage{Query: strings.TrimSpace(q.Get("q")), States: allStates, Plugins: payhook.Plugins,
+		Webhooks: statusOptions(webhookStatuses)}
 	var problems []string
 	if st := payhook.State(q.Get("state")); st != "" {
 		if slices.Contains(allStates, st) {
@@ -46,13 +52,27 @@ func (s *Server) transactionsGet(w http.ResponseWriter, r *http.Request, d *dash
 			problems = append(problems, "Unknown plugin: the plugin filter was ignored.")
 		}
 	}
+	if wh := payhook.Status(q.Get("webhook")); wh != "" {
+		if slices.Contains(webhookStatuses, wh) {
+			p.Webhook = wh
+		} else {
+			problems = append(problems, "Unknown webhook status: the webhook filter was ignored.")
+		}
+	}
+	var dateProblems []string
+	p.Dates, dateProblems = parseDateRange(q)
+	problems = append(problems, dateProblems...)
 	page := pageParam(r)
-	rows, total, err := s.svc.Transactions(r.Context(), payhook.TransactionFilter{State: p.State, Plugin: p.Plugin, Query: p.Query,
+	list, total, err := s.svc.Transactions(r.Context(), payhook.TransactionFilter{State: p.State, Plugin: p.Plugin, Query: p.Query,
+		CreatedFrom: p.Dates.Since, CreatedUntil: p.Dates.Until, Webhook: p.Webhook,
 		Limit: dashPageSize, Offset: (page - 1) * dashPageSize})
 	if err != nil {
 		return err
 	}
-	p.Rows, p.Pager = rows, newPager(r, page, total)
+	if p.Rows, err = s.transactionRows(r.Context(), list, p.Query); err != nil {
+		return err
+	}
+	p.Pager = newPager(r, page, total)
 	v := d.view(r, "Transactions", "transactions", p)
 	v.Problem = strings.Join(problems, " ")
 	s.renderDash(w, http.StatusOK, "dash_transactions", v)

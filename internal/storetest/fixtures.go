@@ -346,6 +346,7 @@ func comparableTransaction(txn *payhook.Transaction) *payhook.Transaction {
 	c := *txn
 	c.ExpiresAt, c.CreatedAt, c.UpdatedAt, c.DeletedAt = utc(c.ExpiresAt), utc(c.CreatedAt), utc(c.UpdatedAt), utc(c.DeletedAt)
 	c.Extra, c.GatewayResponse = canonicalJSON(c.Extra), canonicalJSON(c.GatewayResponse)
+	c.LastNotification = "" // not stored: ListTransactions reads it from the notifications
 	if c.Echo != nil {
 		c.Echo = make(map[string]json.RawMessage, len(txn.Echo))
 		for k, v := range txn.Echo {

@@ -176,6 +176,14 @@ func testListNotifications(t *testing.T, h Harness) {
 			{"status", payhook.NotificationFilter{Status: payhook.StatusDelivered}, f.want(3, 0)},
 			{"kind", payhook.NotificationFilter{Kind: payhook.KindOperation}, f.want(4, 2)},
 			{"url", payhook.NotificationFilter{URL: "https://merchant.example/b"}, f.want(4, 1)},
+			{"url is exact", payhook.NotificationFilter{URL: "https://merchant.example/"}, []string{}},
+			{"url prefix", payhook.NotificationFilter{URLPrefix: "https://merchant.example/"}, f.want(4, 3, 2, 1, 0)},
+			{"url prefix, whole url", payhook.NotificationFilter{URLPrefix: "https://merchant.example/b"}, f.want(4, 1)},
+			{"url prefix minds case", payhook.NotificationFilter{URLPrefix: "https://merchant.example/B"}, []string{}},
+			{"url prefix has no wildcards", payhook.NotificationFilter{URLPrefix: "https://merchant.example/%"}, []string{}},
+			{"url prefix longer than the url", payhook.NotificationFilter{URLPrefix: "https://merchant.example/bb"}, []string{}},
+			{"url prefix, kind and time", payhook.NotificationFilter{URLPrefix: "https://merchant.example/", Kind: payhook.KindPayment,
+				Since: base.Add(30 * time.Second), Until: base.Add(4 * time.Minute)}, f.want(3, 1)},
 			{"since", payhook.NotificationFilter{Since: base.Add(150 * time.Second)}, f.want(4, 3)},
 			{"until", payhook.NotificationFilter{Until: base.Add(90 * time.Second)}, f.want(1, 0)},
 			{"since and until", payhook.NotificationFilter{Since: base.Add(30 * time.Second), Until: base.Add(150 * time.Second)}, f.want(2, 1)},
@@ -257,6 +265,23 @@ func testResendMatching(t *testing.T, h Harness) {
 		got, err := f.s.Notification(t.Context(), f.notes[0].ID)
 		require.NoError(t, err)
 		require.Equal(t, payhook.StatusDelivered, got.Status)
+	})
+
+	t.Run("FiltersByURLPrefixAndStatus", func(t *testing.T) {
+		t.Parallel()
+		f := newLogFixture(t, h)
+		ctx := t.Context()
+		n, err := f.s.ResendMatching(ctx, payhook.NotificationFilter{Status: payhook.StatusFailed, URLPrefix: "https://merchant.example/a"}, base.Add(time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, n, "the failed one is to /b")
+		n, err = f.s.ResendMatching(ctx, payhook.NotificationFilter{Status: payhook.StatusFailed, URLPrefix: "https://merchant.example/"}, base.Add(time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		for i, st := range map[int]payhook.Status{0: payhook.StatusDelivered, 1: payhook.StatusPending, 3: payhook.StatusDelivered} {
+			got, err := f.s.Notification(ctx, f.notes[i].ID)
+			require.NoError(t, err)
+			require.Equal(t, st, got.Status, "notification %d", i)
+		}
 	})
 
 	t.Run("NothingToResend", func(t *testing.T) {

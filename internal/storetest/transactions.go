@@ -244,7 +244,7 @@ func testListTransactions(t *testing.T, h Harness) {
 			{"order_no", payhook.TransactionFilter{Query: "ORDER-2"}, []*payhook.Transaction{all[2]}},
 			{"session_id", payhook.TransactionFilter{Query: all[3].SessionID}, []*payhook.Transaction{all[3]}},
 			{"reference_number", payhook.TransactionFilter{Query: all[1].ReferenceNumber}, []*payhook.Transaction{all[1]}},
-			{"query matches exactly", payhook.TransactionFilter{Query: "ORDER"}, nil},
+			{"session_id matches exactly", payhook.TransactionFilter{Query: all[3].SessionID[:10]}, nil},
 		} {
 			c.f.Limit = 10
 			list, n, err := s.ListTransactions(t.Context(), c.f)
@@ -267,4 +267,6 @@ func testListTransactions(t *testing.T, h Harness) {
 		require.Equal(t, 5, n)
 		require.Equal(t, []string{all[0].SessionID}, sessionIDs(list))
 	})
+
+	testFindTransactions(t, h)
 }
