@@ -174,7 +174,7 @@ func (s *Server) endpointTestGet(w http.ResponseWriter, r *http.Request, d *dash
 	if err != nil {
 		return err
 	}
-	p := endpointTestPage{N: newNoteView(n), LogURL: DashboardPath + "/notifications?url=" + url.QueryEscape(n.URL),
+	p := endpointTestPage{N: readOnly(d, []noteView{newNoteView(n)})[0], LogURL: DashboardPath + "/notifications?url=" + url.QueryEscape(n.URL),
 		IsTest: n.ReferenceNumber == service.TestOrderNo, Outcome: string(payhook.StatusPending)}
 	if len(n.Attempts) > 0 {
 		a := n.Attempts[0]

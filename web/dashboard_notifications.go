@@ -237,6 +237,10 @@ func (s *Server) notificationGet(w http.ResponseWriter, r *http.Request, d *dash
 	}
 	p := notificationPage{N: newNoteView(n)}
 	p.ResendOutlook, p.ResendWarning = resendOutlook(p.N, st)
+	if !d.User.Can(payhook.RoleOperator) {
+		p.N.CanResend, p.ResendWarning = false, ""
+		p.ResendOutlook = "Re-sending needs an operator or an admin (your role: " + string(d.User.Role) + ")."
+	}
 	s.renderDash(w, http.StatusOK, "dash_notification", d.view(r, "Notification "+n.ID, "notifications", p))
 	return nil
 }

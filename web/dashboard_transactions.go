@@ -246,7 +246,7 @@ func (s *Server) renderTransaction(w http.ResponseWriter, r *http.Request, d *da
 		return err
 	}
 	p := transactionPage{T: t, Remaining: t.RemainingAmount().Format(t.Currency), Ops: operationsFor(t),
-		Notes: noteViews(notes), NotesTotal: total, Errors: errs, TypedOp: typedOp, TypedAmount: typedAmount,
+		Notes: readOnly(d, noteViews(notes)), NotesTotal: total, Errors: errs, TypedOp: typedOp, TypedAmount: typedAmount,
 		TypedFull: typedOp != "" && r.Method == http.MethodPost && r.PostForm.Get("full") != ""}
 	recipients, err := s.svc.NotifyAgainRecipients(ctx, t)
 	if err != nil {

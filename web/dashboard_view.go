@@ -185,6 +185,17 @@ func newNoteView(n *payhook.Notification) noteView {
 		CanResend: n.URL != "" && (n.Status == payhook.StatusDelivered || n.Status == payhook.StatusFailed)}
 }
 
+// readOnly takes the Resend buttons away from a user whose role cannot re-send (the
+// server refuses it anyway).
+func readOnly(d *dash, views []noteView) []noteView {
+	if !d.User.Can(payhook.RoleOperator) {
+		for i := range views {
+			views[i].CanResend = false
+		}
+	}
+	return views
+}
+
 // Last is the latest attempt, nil before the first.
 func (v noteView) Last() *payhook.Attempt {
 	if len(v.Attempts) == 0 {

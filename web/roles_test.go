@@ -435,3 +435,45 @@ func TestAudit_RecordsNotifyAgainAndResends(t *testing.T) {
 	require.Equal(t, note.ID+" to "+rc.URL+" (session "+sid+")", entries[1].Detail)
 	require.Contains(t, entries[2].Detail, "session "+sid)
 }
+
+func TestRoles_PagesOfferOnlyWhatTheRoleMayDo(t *testing.T) {
+	t.Parallel()
+	rc := phtest.NewReceiver(t)
+	env := setupWebhooks(t, nil)
+	sid := paidCheckout(t, env, rc, nil)
+	note := onlyNotification(t, env, sid)
+	viewer := signInAs(t, env, "viewer@shop.example", payhook.RoleViewer)
+	operator := signInAs(t, env, "operator@shop.example", payhook.RoleOperator)
+
+	page := viewer.getOK(transactionPage(sid))
+	require.False(t, hasID(page, "refund"))
+	require.False(t, hasID(page, "notify-again"))
+	require.False(t, hasID(page, "resend-"+note.ID))
+	require.True(t, hasID(page, "read-only"))
+	page = operator.getOK(transactionPage(sid))
+	require.True(t, hasID(page, "refund"))
+	require.True(t, hasID(page, "resend-"+note.ID))
+
+	page = viewer.getOK("/dashboard/notifications/" + note.ID)
+	require.False(t, hasID(page, "resend-"+note.ID))
+	require.Contains(t, page, "Re-sending needs an operator or an admin (your role: viewer).")
+	require.False(t, hasID(viewer.getOK("/dashboard/transactions"), "new-payment-request"))
+	require.True(t, hasID(operator.getOK("/dashboard/transactions"), "new-payment-request"))
+	require.False(t, hasID(viewer.getOK("/dashboard/endpoints"), "test-url"))
+	require.True(t, hasID(operator.getOK("/dashboard/endpoints"), "test-url"))
+
+	// The configuration: readable, not editable, without an admin.
+	for _, b := range []*browser{viewer, operator} {
+		page = b.getOK("/dashboard/webhook/config")
+		require.True(t, hasID(page, "read-only"))
+		require.Contains(t, page, `<fieldset class="plain" disabled>`)
+		require.NotContains(t, page, "rotate-hmac-key")
+		page = b.getOK("/dashboard/webhook/plugins/e_commerce")
+		require.Contains(t, page, `<fieldset class="plain" disabled>`)
+	}
+	admin := signInAs(t, env, "admin@shop.example", payhook.RoleAdmin)
+	page = admin.getOK("/dashboard/webhook/config")
+	require.False(t, hasID(page, "read-only"))
+	require.Contains(t, page, `<fieldset class="plain" >`)
+	require.Contains(t, page, "rotate-hmac-key")
+}
