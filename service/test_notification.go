@@ -57,6 +57,7 @@ func (s *Service) SendTestNotification(ctx context.Context, rawURL string) (*Tes
 	if err := s.store.AddNotifications(ctx, notes, s.engine.Lease(c.settings)); err != nil {
 		return nil, err
 	}
+	s.auditPerson(ctx, "notification.test", n.ID+" to "+n.URL)
 	done := s.engine.Deliver(n)
 	wait := time.NewTimer(c.settings.TimeoutDuration() + testWaitMargin)
 	defer wait.Stop()

@@ -199,3 +199,22 @@ func TestDashboardEndpoints_TestSendRefusals(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 }
+
+func TestDashboardEndpoints_TestSendsAreMarkedAndAudited(t *testing.T) {
+	t.Parallel()
+	env := setupWebhooks(t, nil)
+	rc := phtest.NewReceiver(t)
+	b := signInAs(t, env, "operator@shop.example", payhook.RoleOperator)
+	result := sendTest(t, b, rc.URL)
+	require.Contains(t, result, "payhook-test")
+
+	log := b.getOK("/dashboard/notifications")
+	require.Contains(t, log, `<span class="mono">payhook-test</span> <span class="badge">test</span>`, "no link to a transaction that does not exist")
+	require.NotContains(t, log, `class="mono">payhook-test</a>`)
+
+	entries, _, err := env.Service.AuditLog(context.Background(), payhook.AuditFilter{Action: "notification.test"})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, "operator@shop.example", entries[0].Actor)
+	require.Contains(t, entries[0].Detail, " to "+rc.URL)
+}

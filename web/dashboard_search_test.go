@@ -102,6 +102,13 @@ func TestDashboardSearch_TransactionsByPartsChildDatesAndWebhook(t *testing.T) {
 		require.Contains(t, body, `href="/dashboard/transactions/`+delivered+`#child-`+child.SessionID+`"`, "the parent's page, at the child")
 		require.Contains(t, body, `Found by its refund <span class="mono">`+child.ReferenceNumber+`</span>`)
 	}
+	// Opening the child's session id leads to the parent's page, at the child's row.
+	p := b.get(transactionPage(child.SessionID))
+	require.Equal(t, http.StatusSeeOther, p.Code)
+	require.Equal(t, transactionPage(delivered)+"#child-"+child.SessionID, p.Location)
+	require.Contains(t, b.getOK(transactionPage(delivered)), `<tr id="child-`+child.SessionID+`">`)
+	require.Equal(t, http.StatusNotFound, b.get(transactionPage("0123456789abcdef0123456789abcdef01234567")).Code)
+
 	body := b.getOK("/dashboard/transactions?q=SHOP-1001")
 	require.Contains(t, body, `href="/dashboard/transactions/`+delivered+`"`, "found by its own order_no: no anchor")
 	require.NotContains(t, body, "Found by its")

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -286,7 +287,17 @@ func notifyOutlook(recipients []payhook.Recipient) (nothing string, urls []strin
 }
 
 // transactionGet is GET /dashboard/transactions/{session_id}.
+// The session id of a refund, capture or void leads to its parent's page, at the child's
+// row.
 func (s *Server) transactionGet(w http.ResponseWriter, r *http.Request, d *dash) error {
+	sid := r.PathValue("session_id")
+	if _, err := s.svc.Transaction(r.Context(), sid); payhook.ErrorCode(err) == payhook.ENOTFOUND {
+		list, _, lerr := s.svc.Transactions(r.Context(), payhook.TransactionFilter{Query: sid, Limit: 2})
+		if lerr == nil && len(list) == 1 && list[0].SessionID != sid {
+			http.Redirect(w, r, DashboardPath+"/transactions/"+list[0].SessionID+"#child-"+url.PathEscape(sid), http.StatusSeeOther)
+			return nil
+		}
+	}
 	return s.renderTransaction(w, r, d, http.StatusOK, "", nil, "", "")
 }
 
