@@ -108,6 +108,48 @@ var auditActions = []string{"sign_in", "sign_in.failed", "user.", "operation.", 
 	"transaction.notify_again", "notification.", "notification.resend", "notification.resend_bulk", "notification.test",
 	"webhook.", "webhook.config.update", "webhook.plugin.", "api_key."}
 
+// auditWords say what an audit action is, in words (the action's code is shown beside).
+var auditWords = map[string]string{
+	"sign_in":                  "Signed in",
+	"sign_in.failed":           "Failed sign-in",
+	"user.create":              "User added",
+	"user.role":                "Role changed",
+	"user.password_reset":      "Password reset",
+	"user.password_change":     "Own password changed",
+	"user.deactivate":          "User deactivated",
+	"user.reactivate":          "User activated again",
+	"operation.refund":         "Refund",
+	"operation.capture":        "Capture",
+	"operation.void":           "Void",
+	"operation.cancel":         "Cancel",
+	"operation.expire":         "Expire",
+	"operation.delete":         "Delete",
+	"payment_request.create":   "Payment request created",
+	"transaction.notify_again": "Notify again",
+	"notification.":            "Any re-send or test",
+	"notification.resend":      "Re-send",
+	"notification.resend_bulk": "Bulk re-send",
+	"notification.test":        "Test notification",
+	"webhook.":                 "Any configuration change",
+	"webhook.config.update":    "Webhook Config changed",
+	"webhook.plugin.":          "Any plugin config change",
+	"webhook.plugin.put":       "Plugin config saved",
+	"webhook.plugin.delete":    "Plugin config deleted",
+	"api_key.":                 "Any API key change",
+	"api_key.create":           "API key created",
+	"api_key.revoke":           "API key revoked",
+	"user.":                    "Any user change",
+	"operation.":               "Any operation",
+}
+
+// auditWord is an audit action in words; an unknown one reads as its code.
+func auditWord(action string) string {
+	if w, ok := auditWords[action]; ok {
+		return w
+	}
+	return action
+}
+
 // auditFilter reads the audit log's filter from the query: from and to are dates
 // (YYYY-MM-DD, UTC, to inclusive) or RFC 3339 times.
 func auditFilter(r *http.Request) (payhook.AuditFilter, auditForm, string) {

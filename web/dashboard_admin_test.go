@@ -89,7 +89,7 @@ func TestDashboardAudit_ShowsWhoChangedWhat(t *testing.T) {
 	b.postRedirect(configPage, form, configPage+"?done=config")
 
 	audit := b.getOK("/dashboard/audit?action=webhook.")
-	rows := regexp.MustCompile(`(?s)<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td><code>([^<]+)</code></td>\s*<td class="detail">([^<]*)</td>`).FindAllStringSubmatch(audit, -1)
+	rows := regexp.MustCompile(`(?s)<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td>[^<]* <code>([^<]+)</code></td>\s*<td class="detail">([^<]*)</td>`).FindAllStringSubmatch(audit, -1)
 	require.Len(t, rows, 2, audit)
 	require.Equal(t, staffEmail, rows[0][2], "newest first, by the signed-in user")
 	require.Equal(t, "webhook.config.update", rows[0][3])

@@ -90,6 +90,7 @@ var dashPageFuncs = template.FuncMap{
 	// words, coded and outcome show raw codes (not_sent, state_filtered, attempted…) in
 	// words, with the code beside them.
 	"words":   words,
+	"action":  auditWord,
 	"coded":   coded,
 	"outcome": outcome,
 	// note is what the "note" template needs: a notification, the form's CSRF token and

@@ -477,3 +477,13 @@ func TestRoles_PagesOfferOnlyWhatTheRoleMayDo(t *testing.T) {
 	require.Contains(t, page, `<fieldset class="plain" >`)
 	require.Contains(t, page, "rotate-hmac-key")
 }
+
+func TestAudit_ActionsReadInWords(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	admin := signInAs(t, env, "admin@shop.example", payhook.RoleAdmin)
+	page := admin.getOK("/dashboard/audit")
+	require.Contains(t, page, "<td>Signed in <code>sign_in</code></td>")
+	require.Contains(t, page, "<td>User added <code>user.create</code></td>")
+	require.Contains(t, page, `<option value="operation." >Any operation (operation.*)</option>`)
+}
