@@ -207,20 +207,28 @@ func (sc *jsonScanner) object(path string, depth int) error {
 		if err := sc.value(child, depth); err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.i >= len(sc.b) {
-			return errSyntax
-		}
-		switch sc.b[sc.i] {
-		case ',':
-			sc.i++
-		case '}':
-			sc.i++
-			return nil
-		default:
-			return errSyntax
+		if end, err := sc.after('}'); end || err != nil {
+			return err
 		}
 	}
+}
+
+// after reads what follows a member or an element: a comma (more to come) or the
+// container's closing byte (end).
+func (sc *jsonScanner) after(closing byte) (end bool, err error) {
+	sc.ws()
+	if sc.i >= len(sc.b) {
+		return false, errSyntax
+	}
+	switch sc.b[sc.i] {
+	case ',':
+		sc.i++
+		return false, nil
+	case closing:
+		sc.i++
+		return true, nil
+	}
+	return false, errSyntax
 }
 
 func (sc *jsonScanner) array(path string, depth int) error {
@@ -235,18 +243,8 @@ func (sc *jsonScanner) array(path string, depth int) error {
 		if err := sc.value(path+"["+strconv.Itoa(n)+"]", depth); err != nil {
 			return err
 		}
-		sc.ws()
-		if sc.i >= len(sc.b) {
-			return errSyntax
-		}
-		switch sc.b[sc.i] {
-		case ',':
-			sc.i++
-		case ']':
-			sc.i++
-			return nil
-		default:
-			return errSyntax
+		if end, err := sc.after(']'); end || err != nil {
+			return err
 		}
 	}
 }
