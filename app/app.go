@@ -210,6 +210,8 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 		return err
 	}
 	a.Handler = h
+	a.srv = &http.Server{Handler: a.Handler, ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(a.Config.Logger.Handler(), slog.LevelWarn)}
 	return nil
 }
 
@@ -237,9 +239,10 @@ const ReadHeaderTimeout = 10 * time.Second
 // set per request by the web handler, which also caps the bodies read at once. There is
 // no write timeout: a payment's answer waits for the merchant's webhook, whose worst case
 // (timeout × attempts + backoff) can be minutes.
+//
+// The server exists from Open on, so that a Shutdown racing a Serve that has not begun
+// yet still stops it (Serve then returns at once).
 func (a *App) Serve(ln net.Listener) error {
-	a.srv = &http.Server{Handler: a.Handler, ReadHeaderTimeout: ReadHeaderTimeout,
-		IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(a.Config.Logger.Handler(), slog.LevelWarn)}
 	if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
