@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/internal/phtest"
+	"github.com/payhook/payhook/web"
 	"github.com/payhook/payhook/service"
 	"github.com/payhook/payhook/signature"
 )
@@ -51,14 +51,7 @@ func nearestRank(t *testing.T, env *phtest.Env, u string, p int) string {
 	}
 	require.NotEmpty(t, ds)
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	d := ds[(len(ds)*p+99)/100-1]
-	switch {
-	case d >= time.Second:
-		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
-	case d >= 10*time.Millisecond:
-		return strconv.FormatInt(d.Round(time.Millisecond).Milliseconds(), 10) + " ms"
-	}
-	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
+	return web.HumanDuration(ds[(len(ds)*p+99)/100-1])
 }
 
 func TestDashboardEndpoints_FiguresPerURLAndTestSends(t *testing.T) {
