@@ -15,9 +15,9 @@ import (
 
 	"github.com/payhook/payhook"
 	"github.com/payhook/payhook/internal/phtest"
-	"github.com/payhook/payhook/web"
 	"github.com/payhook/payhook/service"
 	"github.com/payhook/payhook/signature"
+	"github.com/payhook/payhook/web"
 )
 
 // endpointRowID finds the id prefix of a URL's section on the Endpoints page.
