@@ -26,25 +26,42 @@ func (s *Service) Reconciliation(ctx context.Context, f payhook.ReconciliationFi
 	return s.store.Unacknowledged(ctx, f)
 }
 
+// DayDigest is the digest of one URL and UTC day, as the API serves it.
+type DayDigest struct {
+	signature.Digest
+	// IDs are the webhook-ids the digest counts, sorted.
+	IDs []string
+	// Final is true once the day has ended (until then the digest counts so far).
+	Final bool
+}
+
 // Digest returns the digest of the notifications delivered to url on the UTC day that
-// starts at day, signed with the current HMAC key, and the ids it counts (sorted). A day
-// with nothing delivered has count 0 and the hash of no id; a day that has not ended yet
-// is counted so far.
-func (s *Service) Digest(ctx context.Context, url string, day time.Time) (signature.Digest, []string, error) {
+// starts at day, signed with the current HMAC key, and the ids it counts. A day with
+// nothing delivered has count 0 and the hash of no id; today's digest counts so far; a
+// day that has not begun is an EINVALID error on "date".
+func (s *Service) Digest(ctx context.Context, url string, day time.Time) (*DayDigest, error) {
+	day = startOfDay(day)
+	now := s.clock.Now()
+	if day.After(now) {
+		fe := payhook.FieldErrors{}
+		fe.Add("date", "%s has not begun yet (UTC).", day.Format(DigestDateLayout))
+		return nil, fe.Err()
+	}
 	st, err := s.Settings(ctx)
 	if err != nil {
-		return signature.Digest{}, nil, err
+		return nil, err
 	}
-	day = startOfDay(day)
-	got, err := s.store.DeliveredIDs(ctx, url, day, day.AddDate(0, 0, 1))
+	end := day.AddDate(0, 0, 1)
+	got, err := s.store.DeliveredIDs(ctx, url, day, end)
 	if err != nil {
-		return signature.Digest{}, nil, err
+		return nil, err
 	}
 	ids := got[url]
 	if ids == nil {
 		ids = []string{}
 	}
-	return signature.NewDigest(st.HMACKey, url, day.Format(DigestDateLayout), ids), ids, nil
+	return &DayDigest{Digest: signature.NewDigest(st.HMACKey, url, day.Format(DigestDateLayout), ids), IDs: ids,
+		Final: !now.Before(end)}, nil
 }
 
 // DigestNotificationID is the webhook-id of the digest notification of url and day: the
