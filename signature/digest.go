@@ -99,11 +99,11 @@ func (m *DigestMismatch) Extra() int { return max(m.Logged-m.Digest, 0) }
 func (m *DigestMismatch) Error() string {
 	switch {
 	case m.Missing() > 0:
-		return fmt.Sprintf("%d delivered notifications missing from your log (the digest counts %d, your log has %d)",
-			m.Missing(), m.Digest, m.Logged)
+		return fmt.Sprintf("%d delivered %s missing from your log (the digest counts %d, your log has %d)",
+			m.Missing(), plural(m.Missing(), "notification", "notifications"), m.Digest, m.Logged)
 	case m.Extra() > 0:
-		return fmt.Sprintf("%d ids in your log that the digest does not count (the digest counts %d, your log has %d)",
-			m.Extra(), m.Digest, m.Logged)
+		return fmt.Sprintf("%d %s in your log that the digest does not count (the digest counts %d, your log has %d)",
+			m.Extra(), plural(m.Extra(), "id", "ids"), m.Digest, m.Logged)
 	default:
 		return fmt.Sprintf("the digest and your log both count %d, but not the same ids: some are missing and as many are extra", m.Digest)
 	}
@@ -133,4 +133,11 @@ func VerifyDigest(key string, d Digest, ids []string) error {
 		return nil
 	}
 	return &DigestMismatch{Digest: d.Count, Logged: len(logged)}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
