@@ -89,7 +89,7 @@ func getDigest(t *testing.T, env *phtest.Env, u, date string) (signature.Digest,
 func skipNearMidnight(t *testing.T) time.Time {
 	now := time.Now().UTC()
 	day := now.Truncate(24 * time.Hour)
-	if day.Add(24 * time.Hour).Sub(now) < 2*time.Minute {
+	if day.Add(24*time.Hour).Sub(now) < 2*time.Minute {
 		t.Skip("too close to midnight UTC: the notifications would straddle two days")
 	}
 	return day
@@ -282,4 +282,20 @@ func TestReconciliation_RefusesBadInputNamingTheField(t *testing.T) {
 	// A window of exactly 31 days is accepted.
 	code, b = env.Do("GET", "/b/webhook/v1/reconciliation/?"+url.Values{"from": {rfc(now.AddDate(0, 0, -31))}, "to": {rfc(now)}}.Encode(), nil)
 	require.Equal(t, http.StatusOK, code, "%s", b)
+}
+
+func TestDashboardConfig_DigestNotificationsCheckbox(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	b := signIn(t, env)
+	form := configFormOf(t, b.getOK(configPage))
+	form.Set("digest_notifications", "true")
+	p := b.post(configPage, form)
+	require.Equal(t, http.StatusSeeOther, p.Code, "%s", p.Body)
+	require.Equal(t, true, apiConfig(t, env)["digest_notifications"])
+	require.Contains(t, b.getOK(configPage), `id="digest_notifications" name="digest_notifications" value="true" aria-describedby="digest_notifications-help" checked`)
+	form.Del("digest_notifications")
+	p = b.post(configPage, form)
+	require.Equal(t, http.StatusSeeOther, p.Code, "%s", p.Body)
+	require.Equal(t, false, apiConfig(t, env)["digest_notifications"], "an unchecked box turns it off")
 }
