@@ -2,13 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payhook/payhook/gateway/sandbox"
+	"github.com/payhook/payhook/internal/phtest"
 	"github.com/payhook/payhook/signature"
 )
 
@@ -97,4 +102,48 @@ func TestVerifyDigest_Binary(t *testing.T) {
 	code, _, stderr = runPayhook(t, cleanEnv("PAYHOOK_HMAC_KEY="+signKey), "verify-digest", "--ids", idsPath, digestPath)
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr, "1 delivered notification missing")
+}
+
+// End to end: a merchant logs what it accepted; the digest the API serves for the day,
+// saved as a file, checks out against that log with the binary, and not once an id is
+// missing from it.
+func TestVerifyDigest_AgainstTheAPIsDigestAndAMerchantsLog(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	if now.Truncate(24*time.Hour).Add(24*time.Hour).Sub(now) < 2*time.Minute {
+		t.Skip("too close to midnight UTC: the notifications would straddle two days")
+	}
+	const key = "verify-digest-e2e-key"
+	env := phtest.New(t)
+	env.Configure(map[string]any{"enabled": true, "api_transactions_enabled": true, "hmac_key": key})
+	rc := phtest.NewReceiver(t)
+	for range 3 {
+		c := env.Checkout(map[string]any{"webhook_url": rc.URL})
+		code, _ := env.Pay(c["checkout_url"].(string), sandbox.CardSuccess)
+		require.Equal(t, http.StatusSeeOther, code)
+	}
+	var logged []string
+	for _, r := range rc.Wait(t, 3, 5*time.Second) {
+		logged = append(logged, r.Header.Get("webhook-id"))
+	}
+	code, body := env.Do("GET", "/b/webhook/v1/digests/?"+url.Values{"url": {rc.URL}, "date": {now.Format(time.DateOnly)}}.Encode(), nil)
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	dir := t.TempDir()
+	digestPath, idsPath := filepath.Join(dir, "digest.json"), filepath.Join(dir, "ids.txt")
+	require.NoError(t, os.WriteFile(digestPath, body, 0o600))
+	require.NoError(t, os.WriteFile(idsPath, []byte(strings.Join(logged, "\n")), 0o600))
+
+	exit, stdout, stderr := runPayhook(t, cleanEnv(), "verify-digest", "--key", key, "--ids", idsPath, digestPath)
+	require.Equal(t, 0, exit, stderr)
+	require.Contains(t, stdout, "complete: 3 notifications")
+
+	r := runCLI(runVerifyDigest, strings.Join(logged[1:], "\n"), "--key", key, digestPath)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "1 delivered notification missing from your log")
+	tampered := strings.Replace(string(body), `"count":3`, `"count":2`, 1)
+	require.NotEqual(t, string(body), tampered)
+	require.NoError(t, os.WriteFile(digestPath, []byte(tampered), 0o600))
+	r = runCLI(runVerifyDigest, strings.Join(logged[1:], "\n"), "--key", key, digestPath)
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stderr, "bad signature")
 }
