@@ -226,6 +226,17 @@ func TestDigest_NotificationSentOncePerDayPerURLSignedAndNotCounted(t *testing.T
 	require.Equal(t, d.Count, again.Count)
 	require.Equal(t, d.Hash, again.Hash)
 	require.Len(t, shop.Requests(), 3, "no second digest")
+
+	// The dashboard shows it as a digest, without a transaction.
+	b := signIn(t, env)
+	id := service.DigestNotificationID(shop.URL, day)
+	list := b.getOK("/dashboard/notifications?kind=digest")
+	require.Contains(t, list, `<span class="badge">digest</span>`)
+	require.Contains(t, list, "Daily digest")
+	require.Contains(t, list, id)
+	require.NotContains(t, list, `href="/dashboard/transactions/"`)
+	detail := b.getOK("/dashboard/notifications/" + id)
+	require.Contains(t, detail, `<p id="digest-of">Daily digest of <span class="mono">`+day.Format(time.DateOnly)+`</span>`)
 }
 
 func onlyDigestStatus(t *testing.T, env *phtest.Env, id string) string {
