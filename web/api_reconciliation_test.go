@@ -227,6 +227,19 @@ func TestDigest_NotificationSentOncePerDayPerURLSignedAndNotCounted(t *testing.T
 	require.Equal(t, d.Hash, again.Hash)
 	require.Len(t, shop.Requests(), 3, "no second digest")
 
+	// The delivery log API filters by the kind.
+	var log struct {
+		Count   int `json:"count"`
+		Results []struct {
+			ID, Kind string
+		} `json:"results"`
+	}
+	code, body := env.Do("GET", "/b/webhook/v1/notifications/?kind=digest", nil)
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	require.NoError(t, json.Unmarshal(body, &log))
+	require.Equal(t, 2, log.Count)
+	require.Equal(t, "digest", log.Results[0].Kind)
+
 	// The dashboard shows it as a digest, without a transaction.
 	b := signIn(t, env)
 	id := service.DigestNotificationID(shop.URL, day)
