@@ -121,7 +121,7 @@ func testDeliveredIDs(t *testing.T, h Harness) {
 
 		got, err := s.DeliveredIDs(ctx, "", day, day.Add(24*time.Hour))
 		require.NoError(t, err)
-		want := map[string][]string{a: sorted(late.ID, onDay.ID, twice.ID, lastInstant.ID), b: {toB.ID}}
+		want := map[string][]string{a: inByteOrder(late.ID, onDay.ID, twice.ID, lastInstant.ID), b: {toB.ID}}
 		require.Equal(t, want, got)
 
 		got, err = s.DeliveredIDs(ctx, a, day, day.Add(24*time.Hour))
@@ -177,8 +177,8 @@ func testAddDigestNotification(t *testing.T, h Harness) {
 	})
 }
 
-// sorted returns ids in byte order.
-func sorted(ids ...string) []string {
+// inByteOrder returns ids in byte order.
+func inByteOrder(ids ...string) []string {
 	out := append([]string(nil), ids...)
 	slices.Sort(out)
 	return out
