@@ -26,7 +26,8 @@ func runVerifyDigest(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 		`Checks the signature of the daily digest in DIGEST_FILE (JSON, as the digests API
 answers it or as the digest notification brings it) and that the webhook-ids you
 logged that day for its URL (one a line, from --ids FILE or standard input; blank
-lines and duplicates ignored) are exactly the ones it counts.`, stderr)
+lines and duplicates ignored) are exactly the ones it counts. Exits 0 when they are,
+1 when not (saying how), 2 on a usage error.`, stderr)
 	key := fs.String("key", "", "the HMAC key (default $"+hmacKeyEnv+")")
 	idsFile := fs.String("ids", "", "the file of logged webhook-ids (default: standard input)")
 	file, err := parseSignArgs(fs, key, args)
