@@ -40,6 +40,13 @@ type Settings struct {
 	UserAgent              string   `json:"user_agent"`
 	StandardWebhooks       bool     `json:"standard_webhooks"`
 	StandardWebhooksSecret string   `json:"standard_webhooks_secret"`
+
+	// Reconciliation (docs/reconciliation.md).
+	// DigestNotifications sends, once each UTC day has ended, a signed digest of the
+	// notifications delivered that day to every URL that had one (kind "digest"); off by
+	// default. Digests are available from the API either way.
+	DigestNotifications bool `json:"digest_notifications"`
+
 	// Revision counts the saves of the settings (never shown): a save applies only to the
 	// revision it was made from, so that two concurrent changes never lose one.
 	Revision int64 `json:"-"`
@@ -218,6 +225,8 @@ func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Sett
 			err = decodeField(raw, &rot.StandardWebhooksSecret)
 		case "rotate_hmac_key":
 			err = decodeField(raw, &rot.HMACKey)
+		case "digest_notifications": // reconciliation
+			err = decodeField(raw, &out.DigestNotifications)
 		default:
 			err = fmt.Errorf("unknown field")
 		}

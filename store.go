@@ -325,6 +325,8 @@ type Store interface {
 	ErrorEmailStore
 	// EndpointStatsStore computes the figures of the endpoint health page.
 	EndpointStatsStore
+	// ReconciliationStore lists what was not acknowledged and what was delivered on a day.
+	ReconciliationStore
 
 	// Ping checks that the database answers a read.
 	Ping(ctx context.Context) error

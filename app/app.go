@@ -57,6 +57,9 @@ type Config struct {
 	// web.DefaultMaxBodyReads). Tests scale the timeout down.
 	BodyTimeout  time.Duration
 	MaxBodyReads int
+	// DigestInterval is how often a process checks whether the previous UTC day's
+	// digest notifications are due (default a minute; see Service.RunDigests).
+	DigestInterval time.Duration
 	// OnFinished, when set, is called after the error mailer when a notification's round
 	// ends delivered or failed (tests watch deliveries end).
 	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
@@ -125,6 +128,9 @@ func Open(ctx context.Context, c Config) (*App, error) {
 	}
 	if c.RecoveryInterval <= 0 {
 		c.RecoveryInterval = time.Second
+	}
+	if c.DigestInterval <= 0 {
+		c.DigestInterval = time.Minute
 	}
 	store, wake, err := OpenStore(ctx, c.Database)
 	if err != nil {
@@ -228,6 +234,8 @@ func (a *App) Start() {
 	a.loops.Add(2)
 	go func() { defer a.loops.Done(); a.Service.RunExpiry(ctx, a.Config.ExpiryInterval) }()
 	go func() { defer a.loops.Done(); a.Service.RunRecovery(ctx, a.Config.RecoveryInterval) }()
+	a.loops.Add(1)
+	go func() { defer a.loops.Done(); a.Service.RunDigests(ctx, a.Config.DigestInterval) }()
 }
 
 // ReadHeaderTimeout bounds how long a request's headers may take to arrive.

@@ -20,4 +20,7 @@
 // Beside the body field, payhook can send Standard Webhooks headers
 // (https://www.standardwebhooks.com/); [StandardWebhooksSign] and
 // [StandardWebhooksVerify] produce and check them.
+//
+// payhook's signed daily digests (the count and a hash of the webhook-ids delivered
+// to a URL on a UTC day) are checked with [VerifyDigest]; see [Digest].
 package signature

@@ -64,3 +64,24 @@ func ExampleStandardWebhooksVerify() {
 	fmt.Println(err)
 	// Output: <nil>
 }
+
+// A merchant checks a daily digest against the webhook-ids it accepted that day.
+func ExampleVerifyDigest() {
+	const key = "pu9MpX3yPR"
+	// The digest as GET /b/webhook/v1/digests/?url=…&date=2026-12-04 answers it, or as
+	// the "digest" notification of 2026-12-05 brings it.
+	digest := signature.NewDigest(key, "https://shop.example/hook", "2026-12-04", []string{"msg_a", "msg_b", "msg_c"})
+	logged := []string{"msg_c", "msg_a"} // what the merchant's own log holds
+
+	err := signature.VerifyDigest(key, digest, logged)
+	var m *signature.DigestMismatch
+	switch {
+	case err == nil:
+		fmt.Println("complete")
+	case errors.As(err, &m):
+		fmt.Println("incomplete:", m.Missing(), "missing")
+	default:
+		fmt.Println("reject the digest:", err)
+	}
+	// Output: incomplete: 1 missing
+}

@@ -65,6 +65,8 @@ func TestConfig_DefaultsAreTheDocuments(t *testing.T) {
 		"format":                   "json",
 		"standard_webhooks":        false,
 		"standard_webhooks_secret": "",
+		// Reconciliation.
+		"digest_notifications": false,
 	}, got)
 
 	code, _, _ := sendRaw(t, env, "GET", configPath, nil, nil)

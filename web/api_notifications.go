@@ -25,10 +25,10 @@ func notificationFilter(q url.Values) (payhook.NotificationFilter, error) {
 		fe.Add("status", "%q is not one of pending, delivered, failed, not_sent.", st)
 	}
 	switch k := payhook.Kind(q.Get("kind")); k {
-	case "", payhook.KindPayment, payhook.KindOperation:
+	case "", payhook.KindPayment, payhook.KindOperation, payhook.KindDigest:
 		f.Kind = k
 	default:
-		fe.Add("kind", "%q is not one of payment, operation.", k)
+		fe.Add("kind", "%q is not one of payment, operation, digest.", k)
 	}
 	for _, p := range []struct {
 		name string

@@ -17,6 +17,8 @@ import (
 // typed when it did not validate.
 type configForm struct {
 	Enabled, APITransactionsEnabled, IgnoreSSL, NotifyOnError, RetryEnabled, StandardWebhooks bool
+	// Reconciliation.
+	DigestNotifications bool
 
 	OperationsWebhookURL, Emails, Timeout, Retries, BackoffFactor, Version, Format, UserAgent string
 }
@@ -28,12 +30,14 @@ func configFormOf(st payhook.Settings) configForm {
 		OperationsWebhookURL: st.OperationsWebhookURL, Emails: strings.Join(st.Emails, "\n"),
 		Timeout: formatSeconds(st.Timeout), Retries: strconv.Itoa(st.Retries), BackoffFactor: formatSeconds(st.BackoffFactor),
 		Version: st.Version, Format: st.Format, UserAgent: st.UserAgent,
+		DigestNotifications: st.DigestNotifications,
 	}
 }
 
 // configCheckboxes are the General tab's checkboxes: an unchecked box is not posted at
 // all, so a missing one means off.
-var configCheckboxes = []string{"enabled", "api_transactions_enabled", "ignore_ssl", "notify_on_error", "retry_enabled", "standard_webhooks"}
+var configCheckboxes = []string{"enabled", "api_transactions_enabled", "ignore_ssl", "notify_on_error", "retry_enabled", "standard_webhooks",
+	"digest_notifications"}
 
 // configPatch turns the posted General tab into the config API's PATCH body, so that the
 // page and the API validate and save through the same UpdateSettings. Checkboxes are
@@ -66,6 +70,8 @@ func configPatch(f url.Values) (payhook.SettingsPatch, configForm) {
 			typed.RetryEnabled = on
 		case "standard_webhooks":
 			typed.StandardWebhooks = on
+		case "digest_notifications":
+			typed.DigestNotifications = on
 		}
 	}
 	text := func(name string, dst *string, patch func(string)) {

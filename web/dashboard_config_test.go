@@ -31,7 +31,8 @@ func TestDashboardConfig_ShowsEveryFieldWithItsHelp(t *testing.T) {
 	body := b.getOK(configPage)
 
 	for _, name := range []string{"enabled", "api_transactions_enabled", "operations_webhook_url", "ignore_ssl", "notify_on_error",
-		"emails", "timeout", "retry_enabled", "retries", "backoff_factor", "version", "format", "user_agent", "standard_webhooks"} {
+		"emails", "timeout", "retry_enabled", "retries", "backoff_factor", "version", "format", "user_agent", "standard_webhooks",
+		"digest_notifications"} {
 		require.Contains(t, body, `name="`+name+`"`, name)
 		labelled := strings.Contains(body, `<label for="`+name+`"`) ||
 			strings.Contains(body, `<label class="check"><input type="checkbox" id="`+name+`"`)

@@ -37,7 +37,7 @@ func parseNoteFilter(q url.Values) noteFilter {
 	}
 	if k := payhook.Kind(q.Get("kind")); k != "" {
 		switch k {
-		case payhook.KindPayment, payhook.KindOperation:
+		case payhook.KindPayment, payhook.KindOperation, payhook.KindDigest:
 			f.Kind = k
 		default:
 			f.Problems = append(f.Problems, "Unknown kind: the kind filter was ignored.")

@@ -58,6 +58,7 @@ var codeWords = map[string]map[string]string{
 	"kind": {
 		string(payhook.KindPayment):   "Payment",
 		string(payhook.KindOperation): "Operation",
+		string(payhook.KindDigest):    "Daily digest",
 	},
 	"origin": {
 		string(payhook.OriginAPI):       "API",

@@ -118,6 +118,8 @@ func (s *Server) routes() {
 	s.apiRoute("GET", "/b/webhook/v1/notifications/{id}/", viewer, s.getNotification)
 	s.apiRoute("POST", "/b/webhook/v1/notifications/{id}/resend/", operator, s.resendNotification)
 	s.apiRoute("POST", "/b/webhook/v1/notifications/resend/", operator, s.resendMatching)
+	s.apiRoute("GET", "/b/webhook/v1/reconciliation/", viewer, s.reconciliation) // docs/reconciliation.md
+	s.apiRoute("GET", "/b/webhook/v1/digests/", viewer, s.digest)
 	// Operations, inquiry, signing, payment methods (Ottu). The inquiry can send the
 	// payment notification (operator); signing uses the HMAC key (admin).
 	s.apiRoute("POST", "/b/pbl/v2/operation/", operator, s.operation)

@@ -182,6 +182,7 @@ func TestEachCommandsHelpListsItsOwnFlags(t *testing.T) {
 		{[]string{"user", "-h"}, nil, serveOnly, "Usage: payhook user create"},
 		{[]string{"sign", "-h"}, []string{"-key", "-version"}, append(serveOnly, "-database"), "payhook sign"},
 		{[]string{"verify", "-h"}, []string{"-key"}, append(serveOnly, "-database", "-version"), "payhook verify"},
+		{[]string{"verify-digest", "-h"}, []string{"-key", "-ids"}, append(serveOnly, "-database", "-version"), "payhook verify-digest"},
 		{[]string{"bench", "-h"}, []string{"-scenario", "-runs"}, []string{"-smtp-url", "-log-level", "-email"}, "payhook bench"},
 		{[]string{"version", "-h"}, nil, append(serveOnly, "-database"), "Usage: payhook version"},
 	} {

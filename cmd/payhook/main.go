@@ -4,6 +4,7 @@
 //	payhook migrate   apply pending database migrations
 //	payhook sign      print the signature of a payload
 //	payhook verify    check a payload's signature
+//	payhook verify-digest  check a daily digest against the webhook-ids a merchant logged
 //	payhook bench     measure payments/s and the latency the notification adds
 //	payhook user      create a dashboard user
 //	payhook version   print the version, the revision and the Go version
@@ -24,6 +25,7 @@ Usage:
   payhook migrate [flags]   apply pending database migrations
   payhook sign    --key KEY [--version v1|v2] [FILE]
   payhook verify  --key KEY [FILE]
+  payhook verify-digest --key KEY [--ids FILE] DIGEST_FILE
   payhook bench   [flags]   run the end-to-end benchmark against a fresh payhook serve
   payhook user create --email EMAIL [--database …]   create a dashboard user (password on stdin)
   payhook version           print the version, the revision and the Go version
@@ -49,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runSign(args[1:], stdin, stdout, stderr)
 	case "verify":
 		return runVerify(args[1:], stdin, stdout, stderr)
+	case "verify-digest":
+		return runVerifyDigest(args[1:], stdin, stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
 	case "user":

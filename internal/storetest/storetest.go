@@ -71,6 +71,9 @@ func Run(t *testing.T, h Harness) {
 		{"Resend", testResend},
 		{"DeliveryStats", testDeliveryStats},
 		{"EndpointStats", testEndpointStats},
+		{"Unacknowledged", testUnacknowledged},
+		{"DeliveredIDs", testDeliveredIDs},
+		{"AddDigestNotification", testAddDigestNotification},
 
 		{"ClaimDue", testClaimDue},
 		{"RecordAttempt", testRecordAttempt},
