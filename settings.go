@@ -40,6 +40,8 @@ type Settings struct {
 	UserAgent              string   `json:"user_agent"`
 	StandardWebhooks       bool     `json:"standard_webhooks"`
 	StandardWebhooksSecret string   `json:"standard_webhooks_secret"`
+	// Endpoint health and operator notices (settings_health.go).
+	EndpointHealthSettings
 	// Revision counts the saves of the settings (never shown): a save applies only to the
 	// revision it was made from, so that two concurrent changes never lose one.
 	Revision int64 `json:"-"`
@@ -59,6 +61,8 @@ func DefaultSettings(hmacKey string) Settings {
 		Version:       "v1",
 		Format:        FormatJSON,
 		UserAgent:     DefaultUserAgent,
+
+		EndpointHealthSettings: DefaultEndpointHealthSettings(),
 	}
 }
 
@@ -219,7 +223,10 @@ func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Sett
 		case "rotate_hmac_key":
 			err = decodeField(raw, &rot.HMACKey)
 		default:
-			err = fmt.Errorf("unknown field")
+			var known bool
+			if known, err = out.EndpointHealthSettings.apply(name, raw); !known {
+				err = fmt.Errorf("unknown field")
+			}
 		}
 		if err != nil {
 			fe.Add(name, "%s", err.Error())
@@ -228,6 +235,7 @@ func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Sett
 	if out.HMACKey != s.HMACKey && rot.HMACKey {
 		fe.Add("rotate_hmac_key", "cannot be combined with hmac_key")
 	}
+	out.EndpointHealthSettings.check(p, fe)
 	if err := fe.Err(); err != nil {
 		return s, Rotations{}, err
 	}

@@ -325,6 +325,8 @@ type Store interface {
 	ErrorEmailStore
 	// EndpointStatsStore computes the figures of the endpoint health page.
 	EndpointStatsStore
+	// EndpointHealthStore keeps each URL's health and the held notifications.
+	EndpointHealthStore
 
 	// Ping checks that the database answers a read.
 	Ping(ctx context.Context) error

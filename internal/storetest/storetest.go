@@ -71,6 +71,8 @@ func Run(t *testing.T, h Harness) {
 		{"Resend", testResend},
 		{"DeliveryStats", testDeliveryStats},
 		{"EndpointStats", testEndpointStats},
+		{"ObserveEndpoint", testObserveEndpoint},
+		{"HeldNotifications", testHeldNotifications},
 
 		{"ClaimDue", testClaimDue},
 		{"RecordAttempt", testRecordAttempt},
