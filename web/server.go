@@ -118,6 +118,9 @@ func (s *Server) routes() {
 	s.apiRoute("GET", "/b/webhook/v1/notifications/{id}/", viewer, s.getNotification)
 	s.apiRoute("POST", "/b/webhook/v1/notifications/{id}/resend/", operator, s.resendNotification)
 	s.apiRoute("POST", "/b/webhook/v1/notifications/resend/", operator, s.resendMatching)
+	// Endpoint health (an extension, docs/endpoint-health.md).
+	s.apiRoute("GET", "/b/webhook/v1/endpoints/", viewer, s.listEndpointHealth)
+	s.apiRoute("POST", "/b/webhook/v1/endpoints/resume/", operator, s.resumeEndpoint)
 	// Operations, inquiry, signing, payment methods (Ottu). The inquiry can send the
 	// payment notification (operator); signing uses the HMAC key (admin).
 	s.apiRoute("POST", "/b/pbl/v2/operation/", operator, s.operation)
