@@ -1,0 +1,283 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/payhook/payhook"
+	"github.com/payhook/payhook/gateway/sandbox"
+	"github.com/payhook/payhook/internal/phtest"
+	"github.com/payhook/payhook/mail"
+	"github.com/payhook/payhook/signature"
+)
+
+// mailbox is an in-process SMTP server on loopback that keeps the messages it accepts.
+type mailbox struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (b *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: b}, nil }
+
+type mailSession struct{ box *mailbox }
+
+func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *mailSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *mailSession) Reset()                               {}
+func (s *mailSession) Logout() error                        { return nil }
+func (s *mailSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.box.mu.Lock()
+	s.box.msgs = append(s.box.msgs, string(b))
+	s.box.mu.Unlock()
+	return nil
+}
+
+func (b *mailbox) messages() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.msgs...)
+}
+
+// subjects returns the Subject lines of the endpoint health emails so far (the failure
+// emails of the notifications go to the same list).
+func (b *mailbox) subjects() []string {
+	var out []string
+	for _, m := range b.messages() {
+		for _, line := range strings.Split(m, "\r\n") {
+			if s, ok := strings.CutPrefix(line, "Subject: "); ok && strings.Contains(s, "Webhook URL") {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func startMailbox(t *testing.T) (*mailbox, *mail.SMTPConfig) {
+	t.Helper()
+	box := &mailbox{}
+	srv := smtp.NewServer(box)
+	srv.Domain = "localhost"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	cfg, err := mail.ParseSMTPURL("smtp://" + ln.Addr().String())
+	require.NoError(t, err)
+	return box, &cfg
+}
+
+// healthEnv is a payhook with endpoint health scaled down (failing after 0.3 s of only
+// failures, disabled after 0.8 s), error emails to an in-process SMTP server, and
+// operator notices to a receiver of their own.
+func healthEnv(t *testing.T, patch map[string]any) (*phtest.Env, *mailbox, *phtest.Receiver, string) {
+	t.Helper()
+	box, smtpCfg := startMailbox(t)
+	env := phtest.New(t, phtest.Options{SMTP: smtpCfg, ErrorEmailInterval: time.Minute, SweepInterval: 50 * time.Millisecond,
+		HealthRefresh: 50 * time.Millisecond, ResumeInterval: 50 * time.Millisecond})
+	notices := phtest.NewReceiver(t)
+	cfg := map[string]any{"enabled": true, "api_transactions_enabled": true, "hmac_key": merchantKey,
+		"timeout": 1, "retries": 1, "notify_on_error": true, "emails": []string{"ops@shop.example"},
+		"endpoint_failing_after": 0.3, "endpoint_disable_after": 0.8, "endpoint_resume_rate": 5000,
+		"operations_notices_url": notices.URL, "standard_webhooks": true}
+	for k, v := range patch {
+		cfg[k] = v
+	}
+	answer := env.Configure(cfg)
+	return env, box, notices, strField(answer, "standard_webhooks_secret")
+}
+
+// addNotifications stores n pending notifications to url, created in order 1 µs apart
+// with bodies {"seq": from+i}, unleased: the engine's sweep delivers them like any.
+func addNotifications(t *testing.T, env *phtest.Env, url string, from, n int) {
+	t.Helper()
+	now := time.Now().UTC()
+	notes := make([]*payhook.Notification, n)
+	for i := range notes {
+		at := now.Add(time.Duration(i) * time.Microsecond)
+		notes[i] = &payhook.Notification{ID: payhook.NewNotificationID(), Kind: payhook.KindPayment,
+			SessionID: fmt.Sprintf("seq-%d", from+i), URL: url, Status: payhook.StatusPending, CreatedAt: at, UpdatedAt: at,
+			Body: fmt.Appendf(nil, `{"seq":%d}`, from+i), ContentType: "application/json", NextAttemptAt: at}
+	}
+	require.NoError(t, env.Store.AddNotifications(t.Context(), notes, payhook.Lease{}))
+	env.Engine.Kick()
+}
+
+func endpointOf(t *testing.T, env *phtest.Env, u string) map[string]any {
+	t.Helper()
+	return env.JSON("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape(u), nil, http.StatusOK)
+}
+
+func TestEndpointHealth_FailingDisabledHeldResumed(t *testing.T) {
+	t.Parallel()
+	env, box, notices, _ := healthEnv(t, map[string]any{"endpoint_resume_rate": 2000})
+	merchant := phtest.NewReceiver(t)
+	var up atomic.Bool
+	merchant.Respond = func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if up.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+
+	// The merchant answers 503 until the URL is disabled: failing after 0.3 s, disabled
+	// after 0.8 s of only failures.
+	seq := 0
+	phtest.Eventually(t, 5*time.Second, func() bool {
+		addNotifications(t, env, merchant.URL, seq, 1)
+		seq++
+		time.Sleep(60 * time.Millisecond)
+		code, body := env.Do("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape(merchant.URL), nil)
+		return code == http.StatusOK && strings.Contains(string(body), `"state":"disabled"`)
+	}, "the URL is disabled")
+	phtest.Eventually(t, 5*time.Second, func() bool { return len(box.subjects()) >= 2 }, "two emails")
+	subjects := box.subjects()
+	require.Len(t, subjects, 2, "one email per change")
+	require.Contains(t, subjects[0], "Webhook URL failing: "+strings.TrimPrefix(merchant.Server.URL, "http://"))
+	require.Contains(t, subjects[1], "Webhook URL disabled: ")
+	require.Contains(t, strings.Join(box.messages(), "\n"), "New notifications to this URL are held")
+
+	// New notifications are held: stored, not sent, not lost.
+	phtest.Eventually(t, 2*time.Second, func() bool { return env.Engine.Inflight() == 0 }, "the down phase's rounds end")
+	before := len(merchant.Requests())
+	const backlog = 1000
+	addNotifications(t, env, merchant.URL, 10000, backlog)
+	phtest.Eventually(t, 10*time.Second, func() bool {
+		return endpointOf(t, env, merchant.URL)["held"] == float64(backlog)
+	}, "the backlog is held")
+	require.Len(t, merchant.Requests(), before, "nothing is sent to a disabled URL")
+	held := env.JSON("GET", "/b/webhook/v1/notifications/?status=held&limit=1", nil, http.StatusOK)
+	require.Equal(t, float64(backlog), held["count"])
+
+	// A customer whose payment notification goes to the disabled URL is not kept waiting:
+	// the notification is held and the customer sees the summary page.
+	c := checkoutWith(env, merchant, nil)
+	start := time.Now()
+	code, loc := env.Pay(strField(c, "checkout_url"), sandbox.CardSuccess)
+	require.Equal(t, http.StatusSeeOther, code)
+	require.False(t, strings.HasPrefix(loc, shopURL), "summary page, not the redirect_url: %s", loc)
+	require.Less(t, time.Since(start), time.Second, "no wait on a held URL")
+
+	metrics := metricsText(t, env)
+	require.Contains(t, metrics, `payhook_endpoints{state="disabled"} 1`)
+	require.Contains(t, metrics, fmt.Sprintf("payhook_held_notifications %d", backlog+1))
+
+	// The merchant is back; an operator resumes the URL: the backlog goes out oldest first.
+	up.Store(true)
+	resumed := env.JSON("POST", "/b/webhook/v1/endpoints/resume/?url="+url.QueryEscape(merchant.URL), nil, http.StatusAccepted)
+	require.Equal(t, "healthy", resumed["state"])
+	reqs := merchant.Wait(t, before+backlog+1, 20*time.Second)
+	var seqs []int
+	for _, r := range reqs[before:] {
+		var b struct {
+			Seq *int `json:"seq"`
+		}
+		require.NoError(t, json.Unmarshal(r.Body, &b))
+		if b.Seq != nil {
+			seqs = append(seqs, *b.Seq)
+		}
+	}
+	require.Len(t, seqs, backlog)
+	for i, s := range seqs {
+		require.Equal(t, 10000+i, s, "oldest first")
+	}
+	// At most endpoint_resume_rate (2,000) a second: 1,001 take at least half a second.
+	spread := reqs[len(reqs)-1].At.Sub(reqs[before].At)
+	require.GreaterOrEqual(t, spread, time.Duration(backlog)*time.Second/2000, "the rate holds")
+	phtest.Eventually(t, 5*time.Second, func() bool {
+		p := endpointOf(t, env, merchant.URL)["resume"].(map[string]any)
+		return p["held"] == float64(0) && p["sent"] == float64(backlog+1) && p["delivered"] == float64(backlog+1)
+	}, "the progress shows every held notification sent and delivered")
+	h := endpointOf(t, env, merchant.URL)
+	require.Equal(t, "healthy", h["state"])
+	require.NotEmpty(t, h["resume"].(map[string]any)["resumed_by"], "who resumed it")
+
+	// The operator notices: failing and disabled, signed.
+	got := notices.Wait(t, 2, 5*time.Second)
+	var events []string
+	for _, r := range got {
+		var b map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &b))
+		events = append(events, b["event"].(string))
+		require.Equal(t, merchant.URL, b["url"])
+		v, err := signature.Verify(merchantKey, r.Body)
+		require.NoError(t, err)
+		require.Equal(t, signature.V1, v)
+		require.NotEmpty(t, r.Header.Get("webhook-id"))
+	}
+	require.Equal(t, []string{"endpoint.failing", "endpoint.disabled"}, events)
+}
+
+func TestEndpointHealth_SuccessClearsFailingAndNoticesRecovery(t *testing.T) {
+	t.Parallel()
+	env, box, notices, secret := healthEnv(t, map[string]any{"endpoint_disable_after": 0})
+	require.True(t, strings.HasPrefix(secret, "whsec_"), secret)
+	merchant := phtest.NewReceiver(t)
+	var up atomic.Bool
+	merchant.Respond = func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if up.Load() {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+	seq := 0
+	phtest.Eventually(t, 5*time.Second, func() bool {
+		addNotifications(t, env, merchant.URL, seq, 1)
+		seq++
+		time.Sleep(60 * time.Millisecond)
+		code, body := env.Do("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape(merchant.URL), nil)
+		return code == http.StatusOK && strings.Contains(string(body), `"state":"failing"`)
+	}, "the URL is failing")
+	up.Store(true)
+	addNotifications(t, env, merchant.URL, seq, 1)
+	phtest.Eventually(t, 5*time.Second, func() bool { return endpointOf(t, env, merchant.URL)["state"] == "healthy" },
+		"one success clears the state")
+	got := notices.Wait(t, 2, 5*time.Second)
+	wh, err := standardwebhooks.NewWebhook(secret)
+	require.NoError(t, err)
+	var events []string
+	for _, r := range got {
+		var b map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &b))
+		events = append(events, b["event"].(string))
+		require.NoError(t, wh.Verify(r.Body, r.Header), "Standard Webhooks signature")
+		_, err := signature.Verify(merchantKey, r.Body)
+		require.NoError(t, err, "body signature")
+	}
+	require.Equal(t, []string{"endpoint.failing", "endpoint.recovered"}, events)
+	phtest.Eventually(t, 5*time.Second, func() bool { return len(box.subjects()) >= 1 }, "the failing email")
+	require.Len(t, box.subjects(), 1, "a recovery is not emailed")
+
+	// The notices are notifications of kind "notice", signed with Standard Webhooks too.
+	list := env.JSON("GET", "/b/webhook/v1/notifications/?kind=notice", nil, http.StatusOK)
+	require.Equal(t, float64(2), list["count"])
+	require.Equal(t, "notice", list["results"].([]any)[0].(map[string]any)["kind"])
+}
+
+func metricsText(t *testing.T, env *phtest.Env) string {
+	t.Helper()
+	resp, err := http.Get(env.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
+}
