@@ -11,7 +11,7 @@ import (
 )
 
 // notificationStatuses are the delivery log's status filter.
-var notificationStatuses = []payhook.Status{payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent}
+var notificationStatuses = []payhook.Status{payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent, payhook.StatusHeld}
 
 // noteFilter is the delivery log's filter as the dashboard reads it from a query string
 // (the list, the bulk re-send's confirmation) or a form (the bulk re-send).
@@ -29,7 +29,7 @@ func parseNoteFilter(q url.Values) noteFilter {
 	f := noteFilter{URL: strings.TrimSpace(q.Get("url")), URLPrefix: strings.TrimSpace(q.Get("url_prefix"))}
 	if st := payhook.Status(q.Get("status")); st != "" {
 		switch st {
-		case payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent:
+		case payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent, payhook.StatusHeld:
 			f.Status = st
 		default:
 			f.Problems = append(f.Problems, "Unknown status: the status filter was ignored.")
@@ -37,7 +37,7 @@ func parseNoteFilter(q url.Values) noteFilter {
 	}
 	if k := payhook.Kind(q.Get("kind")); k != "" {
 		switch k {
-		case payhook.KindPayment, payhook.KindOperation:
+		case payhook.KindPayment, payhook.KindOperation, payhook.KindNotice:
 			f.Kind = k
 		default:
 			f.Problems = append(f.Problems, "Unknown kind: the kind filter was ignored.")

@@ -119,6 +119,20 @@ func addNotifications(t *testing.T, env *phtest.Env, url string, from, n int) {
 	env.Engine.Kick()
 }
 
+// driveTo sends notifications to a URL that fails every attempt, one every 60 ms, until
+// the URL's state is state.
+func driveTo(t *testing.T, env *phtest.Env, u, state string) {
+	t.Helper()
+	seq := 0
+	phtest.Eventually(t, 5*time.Second, func() bool {
+		addNotifications(t, env, u, seq, 1)
+		seq++
+		time.Sleep(60 * time.Millisecond)
+		code, body := env.Do("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape(u), nil)
+		return code == http.StatusOK && strings.Contains(string(body), `"state":"`+state+`"`)
+	}, "the URL is "+state)
+}
+
 func endpointOf(t *testing.T, env *phtest.Env, u string) map[string]any {
 	t.Helper()
 	return env.JSON("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape(u), nil, http.StatusOK)
@@ -139,14 +153,7 @@ func TestEndpointHealth_FailingDisabledHeldResumed(t *testing.T) {
 
 	// The merchant answers 503 until the URL is disabled: failing after 0.3 s, disabled
 	// after 0.8 s of only failures.
-	seq := 0
-	phtest.Eventually(t, 5*time.Second, func() bool {
-		addNotifications(t, env, merchant.URL, seq, 1)
-		seq++
-		time.Sleep(60 * time.Millisecond)
-		code, body := env.Do("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape(merchant.URL), nil)
-		return code == http.StatusOK && strings.Contains(string(body), `"state":"disabled"`)
-	}, "the URL is disabled")
+	driveTo(t, env, merchant.URL, "disabled")
 	phtest.Eventually(t, 5*time.Second, func() bool { return len(box.subjects()) >= 2 }, "two emails")
 	subjects := box.subjects()
 	require.Len(t, subjects, 2, "one email per change")
@@ -238,16 +245,9 @@ func TestEndpointHealth_SuccessClearsFailingAndNoticesRecovery(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusInternalServerError)
 	}
-	seq := 0
-	phtest.Eventually(t, 5*time.Second, func() bool {
-		addNotifications(t, env, merchant.URL, seq, 1)
-		seq++
-		time.Sleep(60 * time.Millisecond)
-		code, body := env.Do("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape(merchant.URL), nil)
-		return code == http.StatusOK && strings.Contains(string(body), `"state":"failing"`)
-	}, "the URL is failing")
+	driveTo(t, env, merchant.URL, "failing")
 	up.Store(true)
-	addNotifications(t, env, merchant.URL, seq, 1)
+	addNotifications(t, env, merchant.URL, 5000, 1)
 	phtest.Eventually(t, 5*time.Second, func() bool { return endpointOf(t, env, merchant.URL)["state"] == "healthy" },
 		"one success clears the state")
 	got := notices.Wait(t, 2, 5*time.Second)
@@ -280,4 +280,53 @@ func metricsText(t *testing.T, env *phtest.Env) string {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+func TestDashboardEndpoints_DisabledURLResumedWithConfirmation(t *testing.T) {
+	t.Parallel()
+	env, _, _, _ := healthEnv(t, nil)
+	merchant := phtest.NewReceiver(t)
+	var up atomic.Bool
+	merchant.Respond = func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if up.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	driveTo(t, env, merchant.URL, "disabled")
+	addNotifications(t, env, merchant.URL, 100, 3)
+	phtest.Eventually(t, 5*time.Second, func() bool { return endpointOf(t, env, merchant.URL)["held"] == float64(3) }, "three held")
+
+	createUser(t, env, "viewer@shop.example", payhook.RoleViewer)
+	viewer := newBrowser(t, env)
+	require.Equal(t, http.StatusSeeOther, viewer.login("viewer@shop.example", staffPassword).Code)
+	body := viewer.getOK("/dashboard/endpoints")
+	id := endpointRowID(t, body, merchant.URL)
+	require.Equal(t, "Disabled", textOf(t, body, id+"-state"))
+	require.Equal(t, "3", textOf(t, body, id+"-held"))
+	require.False(t, hasID(body, id+"-resume-button"), "a viewer cannot resume")
+	require.Equal(t, http.StatusForbidden, viewer.post("/dashboard/endpoints/resume", url.Values{"url": {merchant.URL}, "confirm": {"1"}}).Code)
+
+	b := signIn(t, env)
+	body = b.getOK("/dashboard/endpoints")
+	require.True(t, hasID(body, id+"-resume-button"))
+	confirm := b.post("/dashboard/endpoints/resume", url.Values{"url": {merchant.URL}})
+	require.Equal(t, http.StatusOK, confirm.Code, confirm.Body)
+	require.Equal(t, "3", textOf(t, confirm.Body, "confirm-held"))
+	require.Equal(t, "disabled", endpointOf(t, env, merchant.URL)["state"], "the first POST changes nothing")
+
+	up.Store(true)
+	before := len(merchant.Requests())
+	page := b.post("/dashboard/endpoints/resume", url.Values{"url": {merchant.URL}, "confirm": {"1"}})
+	require.Equal(t, http.StatusSeeOther, page.Code, page.Body)
+	require.Equal(t, "/dashboard/endpoints?done=endpoint_resumed", page.Location)
+	require.Contains(t, flashOf(b.getOK(page.Location)), "its held notifications are being sent")
+	merchant.Wait(t, before+3, 5*time.Second)
+	phtest.Eventually(t, 5*time.Second, func() bool {
+		body := b.getOK("/dashboard/endpoints")
+		return textOf(t, body, id+"-state") == "Healthy" && strings.Contains(body, "3 sent, 3 delivered, 0 failed, 0 still held")
+	}, "healthy, and the progress shown")
+	audit := b.getOK("/dashboard/audit")
+	require.Contains(t, audit, "Webhook URL resumed")
 }
