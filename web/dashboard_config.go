@@ -19,6 +19,8 @@ type configForm struct {
 	Enabled, APITransactionsEnabled, IgnoreSSL, NotifyOnError, RetryEnabled, StandardWebhooks bool
 
 	OperationsWebhookURL, Emails, Timeout, Retries, BackoffFactor, Version, Format, UserAgent string
+
+	healthForm // endpoint health and operator notices (dashboard_config_health.go)
 }
 
 func configFormOf(st payhook.Settings) configForm {
@@ -28,6 +30,7 @@ func configFormOf(st payhook.Settings) configForm {
 		OperationsWebhookURL: st.OperationsWebhookURL, Emails: strings.Join(st.Emails, "\n"),
 		Timeout: formatSeconds(st.Timeout), Retries: strconv.Itoa(st.Retries), BackoffFactor: formatSeconds(st.BackoffFactor),
 		Version: st.Version, Format: st.Format, UserAgent: st.UserAgent,
+		healthForm: healthFormOf(st.EndpointHealthSettings),
 	}
 }
 
@@ -100,6 +103,7 @@ func configPatch(f url.Values) (payhook.SettingsPatch, configForm) {
 	text("version", &typed.Version, func(v string) { set("version", v) })
 	text("format", &typed.Format, func(v string) { set("format", v) })
 	text("user_agent", &typed.UserAgent, func(v string) { set("user_agent", v) })
+	typed.healthForm.patch(text, number, set)
 	return p, typed
 }
 
@@ -125,6 +129,7 @@ func mergeTyped(typed, saved configForm) configForm {
 			*p.dst = *p.src
 		}
 	}
+	typed.healthForm = typed.healthForm.merge(saved.healthForm)
 	return typed
 }
 

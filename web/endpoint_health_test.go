@@ -330,3 +330,33 @@ func TestDashboardEndpoints_DisabledURLResumedWithConfirmation(t *testing.T) {
 	audit := b.getOK("/dashboard/audit")
 	require.Contains(t, audit, "Webhook URL resumed")
 }
+
+func TestDashboardConfig_EndpointHealthBlock(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	b := signIn(t, env)
+	form := configFormOf(t, b.getOK("/dashboard/webhook/config"))
+	require.Equal(t, "3600", form.Get("endpoint_failing_after"))
+	require.Equal(t, "432000", form.Get("endpoint_disable_after"))
+	require.Equal(t, "10", form.Get("endpoint_resume_rate"))
+	require.Equal(t, "", form.Get("operations_notices_url"))
+
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("endpoint_disable_after", "60")
+	p := b.post("/dashboard/webhook/config", bad)
+	require.Equal(t, http.StatusBadRequest, p.Code)
+	require.Contains(t, fieldError(p.Body, "endpoint_disable_after"), "must be 0 (never) or at least endpoint_failing_after")
+	require.Contains(t, p.Body, `value="60"`, "what was typed is kept")
+
+	form.Set("endpoint_failing_after", "0.5")
+	form.Set("endpoint_disable_after", "0")
+	form.Set("operations_notices_url", "https://ops.shop.example/notices")
+	b.postRedirect("/dashboard/webhook/config", form, "/dashboard/webhook/config?done=config")
+	st, err := env.Service.Settings(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, payhook.EndpointPolicy{FailingAfter: 500 * time.Millisecond}, st.EndpointPolicy())
+	require.Equal(t, "https://ops.shop.example/notices", st.OperationsNoticesURL)
+}
