@@ -70,9 +70,9 @@ type Config struct {
 
 // App is a wired payhook: open it, Start it, Serve HTTP, Shutdown.
 type App struct {
-	Config  Config
-	Store   payhook.Store
-	Engine  *delivery.Engine
+	Config Config
+	Store  payhook.Store
+	Engine *delivery.Engine
 	// Health tracks the webhook URLs' health; Resumer sends held backlogs.
 	Health  *delivery.Health
 	Resumer *delivery.Resumer
