@@ -78,7 +78,7 @@ func (e EndpointEmail) Render() Letter {
 	fmt.Fprintf(&b, "URL:           %s\nState:         %s (since %s)\nFirst failure: %s\nLast failure:  %s\nLast success:  %s\n",
 		h.URL, h.State, when(h.ChangedAt), when(h.FirstFailureAt), when(h.LastFailureAt), when(h.LastSuccessAt))
 	if e.Repeats > 0 {
-		fmt.Fprintf(&b, "\nThis happened %s more since the last such email (held back by flood control).\n", plural(e.Repeats, "time", "times"))
+		fmt.Fprintf(&b, "\nThis happened %s since the last such email (held back by flood control).\n", plural(e.Repeats, "more time", "more times"))
 	}
 	fmt.Fprintf(&b, "\nEndpoints page: %s/dashboard/endpoints\n", base)
 	if e.Change == payhook.EndpointBecameDisabled {
