@@ -256,6 +256,8 @@ func resendOutlook(n noteView, st payhook.Settings) (outlook, warning string) {
 		return outlook + ". Once the cause is fixed, use “Notify again” on the transaction's page to send a new one.", ""
 	case n.Status == payhook.StatusPending:
 		return "Nothing to re-send yet: this notification is being sent (pending). Resend is offered once it is delivered or failed.", ""
+	case n.Status == payhook.StatusHeld:
+		return "Held: its URL is disabled. Resume the URL on the Endpoints page to send it with the other held notifications, oldest first; a Resend while the URL is disabled holds it again.", ""
 	case !n.CanResend:
 		return "Nothing to re-send: this notification has no URL.", ""
 	}
