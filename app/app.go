@@ -192,7 +192,7 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 		Clock: c.Clock, Logger: log, BaseURL: c.BaseURL, Owner: c.Owner, ClaimTimeout: c.ClaimTimeout,
 		ErrorEmails: a.Mailer != nil, Health: a.Health, ResumeKick: func() { a.Resumer.Kick() }})
 	a.Service = svc
-	a.Resumer = delivery.NewResumer(delivery.ResumerConfig{Store: a.Store, Engine: a.Engine, Settings: settings,
+	a.Resumer = delivery.NewResumer(delivery.ResumerConfig{Store: a.Store, Engine: a.Engine, Health: a.Health, Settings: settings,
 		Owner: c.Owner, Interval: c.ResumeInterval, Clock: c.Clock, Logger: log})
 	if a.NewAPIKey, err = svc.Bootstrap(ctx, c.APIKey); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)

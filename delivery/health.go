@@ -57,6 +57,9 @@ type Health struct {
 
 	mu       sync.Mutex
 	disabled map[string]bool
+	// resumed is when each URL was last resumed here: a refresh that read the store before
+	// then does not disable it again.
+	resumed map[string]time.Time
 
 	known map[string]knownHealth // Health's goroutine only
 }
@@ -87,7 +90,7 @@ func NewHealth(cfg HealthConfig) *Health {
 		cfg.Logger = slog.Default()
 	}
 	return &Health{cfg: cfg, events: make(chan healthEvent, cfg.QueueSize), stop: make(chan struct{}),
-		done: make(chan struct{}), disabled: map[string]bool{}, known: map[string]knownHealth{}}
+		done: make(chan struct{}), disabled: map[string]bool{}, resumed: map[string]time.Time{}, known: map[string]knownHealth{}}
 }
 
 // Start reads the disabled URLs and starts applying outcomes.
@@ -109,10 +112,12 @@ func (h *Health) Disabled(url string) bool {
 	return h.disabled[url]
 }
 
-// Resumed tells Health that url was resumed in the store: it is attempted again at once.
+// Resumed tells Health that url was resumed in the store (or that the store released its
+// held notifications, so it is not disabled): it is attempted again at once.
 func (h *Health) Resumed(url string) {
 	h.mu.Lock()
 	delete(h.disabled, url)
+	h.resumed[url] = h.cfg.Clock.Now()
 	h.mu.Unlock()
 	h.Observe(url, false, time.Time{}) // forget what is known of it (see apply)
 }
@@ -154,6 +159,7 @@ func (h *Health) loop() {
 func (h *Health) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	start := h.cfg.Clock.Now()
 	list, err := h.cfg.Store.UnhealthyEndpoints(ctx)
 	if err != nil {
 		h.cfg.Logger.Warn("endpoint health: read the unhealthy URLs", "err", err)
@@ -166,6 +172,14 @@ func (h *Health) refresh() {
 		}
 	}
 	h.mu.Lock()
+	for url, at := range h.resumed {
+		switch {
+		case at.After(start): // resumed since the read began: the read is stale for it
+			delete(disabled, url)
+		case start.Sub(at) > time.Minute:
+			delete(h.resumed, url)
+		}
+	}
 	h.disabled = disabled
 	h.mu.Unlock()
 	now := h.cfg.Clock.Now()

@@ -24,6 +24,10 @@ const ResumeRole = "endpoint-resume"
 type ResumerConfig struct {
 	Store  ResumeStore
 	Engine *Engine
+	// Health, when set, is told that a URL whose backlog is sent is not disabled (the
+	// store said so), so that its released notifications are not held again on a stale
+	// view.
+	Health *Health
 	// Settings returns the current settings (endpoint_resume_rate, timeout).
 	Settings func(ctx context.Context) (payhook.Settings, error)
 	Owner    string
@@ -160,6 +164,9 @@ func (r *Resumer) drain(ctx context.Context, url string) {
 		if len(notes) == 0 {
 			log.Info("resume: backlog sent", "sent", sent)
 			return
+		}
+		if r.cfg.Health != nil {
+			r.cfg.Health.Resumed(url)
 		}
 		for i, n := range notes {
 			if wait := next.Sub(r.cfg.Clock.Now()); wait > 0 {
