@@ -360,3 +360,18 @@ func TestDashboardConfig_EndpointHealthBlock(t *testing.T) {
 	require.Equal(t, payhook.EndpointPolicy{FailingAfter: 500 * time.Millisecond}, st.EndpointPolicy())
 	require.Equal(t, "https://ops.shop.example/notices", st.OperationsNoticesURL)
 }
+
+func TestDashboardNotifications_NoticeShownWithoutATransaction(t *testing.T) {
+	t.Parallel()
+	env, _, notices, _ := healthEnv(t, nil)
+	n, err := env.Service.SendNotice(t.Context(), payhook.EndpointHealth{URL: "https://shop.example/webhook",
+		State: payhook.EndpointFailing, ChangedAt: time.Now()}, payhook.EndpointBecameFailing)
+	require.NoError(t, err)
+	notices.Wait(t, 1, 5*time.Second)
+	b := signIn(t, env)
+	body := b.getOK("/dashboard/notifications/" + n.ID)
+	require.Contains(t, textOf(t, body, "notice-about"), "An endpoint health notice")
+	require.NotContains(t, body, `href="/dashboard/transactions/"`)
+	list := b.getOK("/dashboard/notifications?kind=notice")
+	require.Contains(t, list, n.ID)
+}
