@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +36,8 @@ type HealthConfig struct {
 	// state that this process made in the store: emails and notices hang here.
 	OnChange func(h payhook.EndpointHealth, change payhook.EndpointChange)
 	// Refresh is how often the URLs that are not healthy are read again from the store,
-	// so that a state another process set (or a resume) applies here (default 1s).
+	// so that a state another process set (or a resume) applies here, and the spans from
+	// the settings (default 1s).
 	Refresh time.Duration
 	// Touch is how long an outcome that changes nothing may go unwritten (default 5s).
 	Touch time.Duration
@@ -55,13 +57,16 @@ type Health struct {
 	done   chan struct{}
 	once   sync.Once
 
+	// disabled is the set of disabled URLs, read on every attempt without a lock and
+	// replaced whole (under mu) when it changes, which is rare.
+	disabled atomic.Pointer[map[string]bool]
 	mu       sync.Mutex
-	disabled map[string]bool
 	// resumed is when each URL was last resumed here: a refresh that read the store before
 	// then does not disable it again.
 	resumed map[string]time.Time
 
-	known map[string]knownHealth // Health's goroutine only
+	known  map[string]knownHealth  // Health's goroutine only
+	policy *payhook.EndpointPolicy // Health's goroutine only: read at each refresh
 }
 
 type healthEvent struct {
@@ -89,8 +94,10 @@ func NewHealth(cfg HealthConfig) *Health {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Health{cfg: cfg, events: make(chan healthEvent, cfg.QueueSize), stop: make(chan struct{}),
-		done: make(chan struct{}), disabled: map[string]bool{}, resumed: map[string]time.Time{}, known: map[string]knownHealth{}}
+	h := &Health{cfg: cfg, events: make(chan healthEvent, cfg.QueueSize), stop: make(chan struct{}),
+		done: make(chan struct{}), resumed: map[string]time.Time{}, known: map[string]knownHealth{}}
+	h.disabled.Store(&map[string]bool{})
+	return h
 }
 
 // Start reads the disabled URLs and starts applying outcomes.
@@ -107,16 +114,32 @@ func (h *Health) Close() {
 
 // Disabled reports whether url is disabled (as this process last read or set it).
 func (h *Health) Disabled(url string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.disabled[url]
+	return (*h.disabled.Load())[url]
+}
+
+// setDisabled changes one URL in the disabled set; the caller holds mu.
+func (h *Health) setDisabled(url string, on bool) {
+	cur := *h.disabled.Load()
+	if cur[url] == on {
+		return
+	}
+	next := make(map[string]bool, len(cur)+1)
+	for u := range cur {
+		next[u] = true
+	}
+	if on {
+		next[url] = true
+	} else {
+		delete(next, url)
+	}
+	h.disabled.Store(&next)
 }
 
 // Resumed tells Health that url was resumed in the store (or that the store released its
 // held notifications, so it is not disabled): it is attempted again at once.
 func (h *Health) Resumed(url string) {
 	h.mu.Lock()
-	delete(h.disabled, url)
+	h.setDisabled(url, false)
 	h.resumed[url] = h.cfg.Clock.Now()
 	h.mu.Unlock()
 	h.Observe(url, false, time.Time{}) // forget what is known of it (see apply)
@@ -155,10 +178,24 @@ func (h *Health) loop() {
 	}
 }
 
-// refresh reads the URLs that are not healthy: the disabled set follows the store.
+// loadPolicy reads the spans from the settings (at each refresh, not per outcome: the
+// settings' own cache has a lock and a copy per call).
+func (h *Health) loadPolicy(ctx context.Context) {
+	st, err := h.cfg.Settings(ctx)
+	if err != nil {
+		h.cfg.Logger.Warn("endpoint health: load settings", "err", err)
+		return
+	}
+	p := st.EndpointPolicy()
+	h.policy = &p
+}
+
+// refresh reads the spans and the URLs that are not healthy: the disabled set follows
+// the store.
 func (h *Health) refresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	h.loadPolicy(ctx)
 	start := h.cfg.Clock.Now()
 	list, err := h.cfg.Store.UnhealthyEndpoints(ctx)
 	if err != nil {
@@ -180,7 +217,7 @@ func (h *Health) refresh() {
 			delete(h.resumed, url)
 		}
 	}
-	h.disabled = disabled
+	h.disabled.Store(&disabled)
 	h.mu.Unlock()
 	now := h.cfg.Clock.Now()
 	for url, k := range h.known { // what is known goes stale: the next outcome is written
@@ -198,12 +235,12 @@ func (h *Health) apply(ev healthEvent) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := h.cfg.Settings(ctx)
-	if err != nil {
-		h.cfg.Logger.Warn("endpoint health: load settings", "err", err)
-		return
+	if h.policy == nil {
+		if h.loadPolicy(ctx); h.policy == nil {
+			return
+		}
 	}
-	p := st.EndpointPolicy()
+	p := *h.policy
 	now := h.cfg.Clock.Now()
 	k, ok := h.known[ev.url]
 	if ok && now.Sub(k.synced) < h.cfg.Touch {
@@ -221,11 +258,7 @@ func (h *Health) apply(ev healthEvent) {
 	healthWrites.Inc()
 	h.known[ev.url] = knownHealth{h: stored, synced: now}
 	h.mu.Lock()
-	if stored.State == payhook.EndpointDisabled {
-		h.disabled[ev.url] = true
-	} else {
-		delete(h.disabled, ev.url)
-	}
+	h.setDisabled(ev.url, stored.State == payhook.EndpointDisabled)
 	h.mu.Unlock()
 	if change != "" {
 		endpointChanges.WithLabelValues(string(change)).Inc()
