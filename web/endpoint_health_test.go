@@ -375,3 +375,36 @@ func TestDashboardNotifications_NoticeShownWithoutATransaction(t *testing.T) {
 	list := b.getOK("/dashboard/notifications?kind=notice")
 	require.Contains(t, list, n.ID)
 }
+
+// A URL that flaps (failing, recovered, failing again) within the flood-control interval
+// gets one "failing" email; the notices tell every change.
+func TestEndpointHealth_FlappingURLEmailedOncePerInterval(t *testing.T) {
+	t.Parallel()
+	env, box, notices, _ := healthEnv(t, map[string]any{"endpoint_disable_after": 0})
+	merchant := phtest.NewReceiver(t)
+	var up atomic.Bool
+	merchant.Respond = func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if up.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+	driveTo(t, env, merchant.URL, "failing")
+	up.Store(true)
+	addNotifications(t, env, merchant.URL, 100, 1)
+	phtest.Eventually(t, 5*time.Second, func() bool { return endpointOf(t, env, merchant.URL)["state"] == "healthy" }, "recovered")
+	up.Store(false)
+	driveTo(t, env, merchant.URL, "failing")
+	got := notices.Wait(t, 3, 5*time.Second)
+	var events []string
+	for _, r := range got {
+		var b map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &b))
+		events = append(events, b["event"].(string))
+	}
+	require.Equal(t, []string{"endpoint.failing", "endpoint.recovered", "endpoint.failing"}, events)
+	phtest.Eventually(t, 5*time.Second, func() bool { return len(box.subjects()) >= 1 }, "the first failing email")
+	time.Sleep(200 * time.Millisecond)
+	require.Len(t, box.subjects(), 1, "the second is held back by flood control, to be summed up by the next")
+}
