@@ -408,3 +408,23 @@ func TestEndpointHealth_FlappingURLEmailedOncePerInterval(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	require.Len(t, box.subjects(), 1, "the second is held back by flood control, to be summed up by the next")
 }
+
+func TestEndpointsAPI_BadInputNamedNothingChanged(t *testing.T) {
+	t.Parallel()
+	env := phtest.New(t)
+	code, body := env.Do("POST", "/b/webhook/v1/endpoints/resume/", nil)
+	require.Equal(t, http.StatusBadRequest, code, "%s", body)
+	require.JSONEq(t, `{"url": ["This field is required: the webhook URL to resume."]}`, string(body))
+	code, body = env.Do("POST", "/b/webhook/v1/endpoints/resume/?url="+url.QueryEscape("https://never.example/hook"), nil)
+	require.Equal(t, http.StatusNotFound, code, "%s", body)
+	require.Contains(t, string(body), `"detail"`)
+	code, _ = env.Do("GET", "/b/webhook/v1/endpoints/?url="+url.QueryEscape("https://never.example/hook"), nil)
+	require.Equal(t, http.StatusNotFound, code)
+	list := env.JSON("GET", "/b/webhook/v1/endpoints", nil, http.StatusOK)
+	require.Equal(t, float64(0), list["count"])
+	require.Equal(t, []any{}, list["results"])
+	code, body = env.Do("GET", "/b/webhook/v1/notifications/?status=parked&kind=alert", nil)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, string(body), "not one of pending, delivered, failed, not_sent, held")
+	require.Contains(t, string(body), "not one of payment, operation, notice")
+}
