@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -80,4 +82,60 @@ func TestHealth_WritesOnlyWhatMayChangeAndTellsEachChangeOnce(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Equal(t, []payhook.EndpointChange{payhook.EndpointBecameFailing, payhook.EndpointBecameDisabled, payhook.EndpointRecovered}, changes)
+}
+
+// A notification whose URL is disabled between two of its attempts is held before the
+// next one: its attempts so far stay recorded, nothing more is sent, and the caller's
+// result says held.
+func TestEngine_DisabledBetweenAttemptsHoldsTheRest(t *testing.T) {
+	t.Parallel()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "payhook.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	st := payhook.DefaultSettings("pu9MpX3yPR")
+	st.Enabled, st.Timeout, st.Retries, st.BackoffFactor = true, 1, 3, 0.3
+	settings := func(context.Context) (payhook.Settings, error) { return st, nil }
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	health := delivery.NewHealth(delivery.HealthConfig{Store: store, Settings: settings, Refresh: 20 * time.Millisecond, Logger: log})
+	engine := delivery.New(delivery.Config{Store: store, Settings: settings, Sender: delivery.NewSender(true, nil),
+		Owner: "engine-test", Health: health, Logger: log})
+	health.Start()
+	engine.Start()
+	t.Cleanup(func() {
+		engine.Shutdown(context.Background())
+		health.Close()
+	})
+
+	dead := httptest.NewServer(http.NotFoundHandler())
+	url := dead.URL + "/webhook"
+	dead.Close() // connection refused: retried after the backoff
+	now := time.Now().UTC()
+	n := &payhook.Notification{ID: payhook.NewNotificationID(), Kind: payhook.KindPayment, SessionID: "s", URL: url,
+		Status: payhook.StatusPending, CreatedAt: now, UpdatedAt: now, NextAttemptAt: now, Body: []byte(`{}`),
+		ContentType: "application/json"}
+	require.NoError(t, store.AddNotifications(context.Background(), []*payhook.Notification{n}, engine.Lease(st)))
+	done := engine.Deliver(n)
+	require.Eventually(t, func() bool {
+		got, err := store.Notification(context.Background(), n.ID)
+		return err == nil && len(got.Attempts) == 1
+	}, 2*time.Second, 5*time.Millisecond, "the first attempt")
+	// Another process disables the URL meanwhile.
+	// (This engine's own tracker records the first failure concurrently: whichever comes
+	// first starts the streak, and a failure an hour later disables it.)
+	p := payhook.EndpointPolicy{FailingAfter: time.Second, DisableAfter: time.Minute}
+	for i := 1; ; i++ {
+		h, _, err := store.ObserveEndpoint(context.Background(), url, true, now.Add(time.Duration(i)*time.Hour), p)
+		require.NoError(t, err)
+		if h.State == payhook.EndpointDisabled {
+			break
+		}
+		require.Less(t, i, 5)
+	}
+
+	res := <-done
+	require.Equal(t, payhook.StatusHeld, res.Status)
+	got, err := store.Notification(context.Background(), n.ID)
+	require.NoError(t, err)
+	require.Equal(t, payhook.StatusHeld, got.Status)
+	require.Len(t, got.Attempts, 1, "nothing attempted once the URL was disabled")
 }
