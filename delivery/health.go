@@ -269,12 +269,12 @@ func (h *Health) apply(ev healthEvent) {
 	}
 }
 
-// holdIfDisabled holds n instead of attempting it when its URL is disabled (operator
-// notices never are), and reports whether it did; res is then held. A notification whose
+// holdIfDisabled holds n instead of attempting it when its URL is disabled (see
+// holdable), and reports whether it did; res is then held. A notification whose
 // lease was lost is left to its new owner.
 func (e *Engine) holdIfDisabled(n *payhook.Notification, res *Result) bool {
 	h := e.cfg.Health
-	if h == nil || n.Kind == payhook.KindNotice || !h.Disabled(n.URL) {
+	if h == nil || !holdable(n) || !h.Disabled(n.URL) {
 		return false
 	}
 	err := h.cfg.Store.HoldNotification(e.ctx, n.ID, e.cfg.Owner, e.cfg.Clock.Now())
@@ -289,6 +289,16 @@ func (e *Engine) holdIfDisabled(n *payhook.Notification, res *Result) bool {
 		e.release(n.ID)
 	}
 	return true
+}
+
+// testReference is the reference_number of a test notification (service.TestOrderNo).
+const testReference = "payhook-test"
+
+// holdable reports whether n is held while its URL is disabled: operator notices never
+// are (they tell of the disabling), nor test notifications (someone asked for them, often
+// to see whether the merchant is back: a success clears the URL's state).
+func holdable(n *payhook.Notification) bool {
+	return n.Kind != payhook.KindNotice && n.ReferenceNumber != testReference
 }
 
 // observeHealth hands an attempt's outcome to the Health tracker (notices' attempts do

@@ -428,3 +428,28 @@ func TestEndpointsAPI_BadInputNamedNothingChanged(t *testing.T) {
 	require.Contains(t, string(body), "not one of pending, delivered, failed, not_sent, held")
 	require.Contains(t, string(body), "not one of payment, operation, notice")
 }
+
+// A test notification to a disabled URL is sent, not held: an operator checks whether the
+// merchant is back, and its success clears the state.
+func TestEndpointHealth_TestNotificationToADisabledURLIsSent(t *testing.T) {
+	t.Parallel()
+	env, _, _, _ := healthEnv(t, nil)
+	merchant := phtest.NewReceiver(t)
+	var up atomic.Bool
+	merchant.Respond = func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if up.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	driveTo(t, env, merchant.URL, "disabled")
+	phtest.Eventually(t, 2*time.Second, func() bool { return env.Engine.Inflight() == 0 }, "the rounds end")
+	up.Store(true)
+	res, err := env.Service.SendTestNotification(t.Context(), merchant.URL)
+	require.NoError(t, err)
+	require.NotNil(t, res.Attempt, "attempted, not held")
+	require.Equal(t, 200, res.Attempt.StatusCode)
+	phtest.Eventually(t, 5*time.Second, func() bool { return endpointOf(t, env, merchant.URL)["state"] == "healthy" },
+		"its success clears the state")
+}
