@@ -47,6 +47,8 @@ type Settings struct {
 	// default. Digests are available from the API either way.
 	DigestNotifications bool `json:"digest_notifications"`
 
+	// Endpoint health and operator notices (settings_health.go).
+	EndpointHealthSettings
 	// Revision counts the saves of the settings (never shown): a save applies only to the
 	// revision it was made from, so that two concurrent changes never lose one.
 	Revision int64 `json:"-"`
@@ -66,6 +68,8 @@ func DefaultSettings(hmacKey string) Settings {
 		Version:       "v1",
 		Format:        FormatJSON,
 		UserAgent:     DefaultUserAgent,
+
+		EndpointHealthSettings: DefaultEndpointHealthSettings(),
 	}
 }
 
@@ -228,7 +232,10 @@ func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Sett
 		case "digest_notifications": // reconciliation
 			err = decodeField(raw, &out.DigestNotifications)
 		default:
-			err = fmt.Errorf("unknown field")
+			var known bool
+			if known, err = out.EndpointHealthSettings.apply(name, raw); !known {
+				err = fmt.Errorf("unknown field")
+			}
 		}
 		if err != nil {
 			fe.Add(name, "%s", err.Error())
@@ -237,6 +244,7 @@ func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Sett
 	if out.HMACKey != s.HMACKey && rot.HMACKey {
 		fe.Add("rotate_hmac_key", "cannot be combined with hmac_key")
 	}
+	out.EndpointHealthSettings.check(p, fe)
 	if err := fe.Err(); err != nil {
 		return s, Rotations{}, err
 	}

@@ -42,6 +42,7 @@ func TestSettingsApply_GoodValues(t *testing.T) {
 		OperationsWebhookURL: "https://merchant.example/ops", IgnoreSSL: false, NotifyOnError: false,
 		Emails: []string{"ops@merchant.example", "dev@merchant.example"}, Timeout: 0.5, RetryEnabled: false,
 		Retries: 10, BackoffFactor: 0, Version: "v2", Format: FormatXML, UserAgent: "payhook-test/1",
+		EndpointHealthSettings: DefaultEndpointHealthSettings(),
 	}, got)
 
 	// Limits are inclusive where SPEC §3 says so.

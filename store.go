@@ -327,6 +327,8 @@ type Store interface {
 	EndpointStatsStore
 	// ReconciliationStore lists what was not acknowledged and what was delivered on a day.
 	ReconciliationStore
+	// EndpointHealthStore keeps each URL's health and the held notifications.
+	EndpointHealthStore
 
 	// Ping checks that the database answers a read.
 	Ping(ctx context.Context) error

@@ -52,6 +52,10 @@ type Config struct {
 	// (due notifications), ExpiryInterval (expired checkouts) and RecoveryInterval
 	// (stale claims): defaults suit production; tests scale them down.
 	LeaseTTL, ClaimTimeout, SweepInterval, ExpiryInterval, RecoveryInterval time.Duration
+	// HealthRefresh (how often each process reads the URLs that are not healthy) and
+	// ResumeInterval (how often the held backlogs are looked for): endpoint health
+	// (default 1s each; tests scale them down).
+	HealthRefresh, ResumeInterval time.Duration
 	// BodyTimeout bounds how long a request body may take to arrive (default
 	// web.DefaultBodyTimeout); MaxBodyReads bounds the bodies read at once (default
 	// web.DefaultMaxBodyReads). Tests scale the timeout down.
@@ -69,9 +73,12 @@ type Config struct {
 
 // App is a wired payhook: open it, Start it, Serve HTTP, Shutdown.
 type App struct {
-	Config  Config
-	Store   payhook.Store
-	Engine  *delivery.Engine
+	Config Config
+	Store  payhook.Store
+	Engine *delivery.Engine
+	// Health tracks the webhook URLs' health; Resumer sends held backlogs.
+	Health  *delivery.Health
+	Resumer *delivery.Resumer
 	Service *service.Service
 	Mailer  *mail.ErrorMailer // nil without SMTP
 	Handler http.Handler
@@ -171,7 +178,10 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 			c.OnFinished(n, status, last)
 		}
 	}
+	a.Health = delivery.NewHealth(delivery.HealthConfig{Store: a.Store, Settings: settings, Refresh: c.HealthRefresh,
+		Clock: c.Clock, Logger: log, OnChange: a.endpointChanged})
 	a.Engine = delivery.New(delivery.Config{
+		Health:         a.Health,
 		Store:          a.Store,
 		Settings:       settings,
 		Sender:         delivery.NewSender(c.AllowPrivate, c.Clock),
@@ -186,8 +196,10 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 	})
 	svc = service.New(service.Config{Store: a.Store, Engine: a.Engine, Gateways: gateway.NewRegistry(sandbox.Defaults(a.Store)...),
 		Clock: c.Clock, Logger: log, BaseURL: c.BaseURL, Owner: c.Owner, ClaimTimeout: c.ClaimTimeout,
-		ErrorEmails: a.Mailer != nil})
+		ErrorEmails: a.Mailer != nil, Health: a.Health, ResumeKick: func() { a.Resumer.Kick() }})
 	a.Service = svc
+	a.Resumer = delivery.NewResumer(delivery.ResumerConfig{Store: a.Store, Engine: a.Engine, Health: a.Health, Settings: settings,
+		Owner: c.Owner, Interval: c.ResumeInterval, Clock: c.Clock, Logger: log})
 	if a.NewAPIKey, err = svc.Bootstrap(ctx, c.APIKey); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
@@ -207,6 +219,7 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Metrics.MustRegister(delivery.Collectors()...)
 	a.Metrics.MustRegister(delivery.QueueCollector(a.Store, c.Clock))
+	a.Metrics.MustRegister(delivery.HealthCollectors(a.Store)...)
 	if a.Mailer != nil {
 		a.Metrics.MustRegister(mail.Collectors(a.Mailer)...)
 	}
@@ -221,17 +234,32 @@ func (a *App) wire(ctx context.Context, wake <-chan struct{}) error {
 	return nil
 }
 
+// endpointChanged tells of a URL's change of health: an email to the error list
+// (failing, disabled) and an operator notice.
+func (a *App) endpointChanged(h payhook.EndpointHealth, change payhook.EndpointChange) {
+	if a.Mailer != nil {
+		a.Mailer.NotifyEndpoint(h, change)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.Service.SendNotice(ctx, h, change); err != nil {
+		a.Config.Logger.Error("operator notice not stored", "url", h.URL, "change", change, "err", err)
+	}
+}
+
 // Start starts the background work: the engine's sweeps and lease renewals, the error
 // mailer, the expiry sweep (in one process across those sharing the database) and the
 // recovery of claims cut off between a gateway call and its commit.
 func (a *App) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
+	a.Health.Start()
 	a.Engine.Start()
 	if a.Mailer != nil {
 		a.Mailer.Start()
 	}
-	a.loops.Add(2)
+	a.loops.Add(3)
+	go func() { defer a.loops.Done(); a.Resumer.Run(ctx) }()
 	go func() { defer a.loops.Done(); a.Service.RunExpiry(ctx, a.Config.ExpiryInterval) }()
 	go func() { defer a.loops.Done(); a.Service.RunRecovery(ctx, a.Config.RecoveryInterval) }()
 	a.loops.Add(1)
@@ -286,6 +314,7 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.stop != nil {
 		a.stop()
 		a.loops.Wait()
+		a.Health.Close()
 	}
 	if a.Mailer != nil {
 		mctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -48,6 +48,9 @@ type Config struct {
 	// Wake, when set, fires when another process made notifications due (PostgreSQL's
 	// LISTEN/NOTIFY): the engine sweeps at once instead of on its next tick.
 	Wake <-chan struct{}
+	// Health, when set, tracks each URL's health (health.go): a disabled URL's
+	// notifications are held instead of attempted.
+	Health *Health
 	// OnFinished, when set, is called once a notification's round ends delivered or
 	// failed (error emails hang here).
 	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
@@ -57,7 +60,7 @@ type Config struct {
 
 // Result is how a notification's round of attempts ended.
 type Result struct {
-	Status     payhook.Status // delivered or failed; pending when the engine stopped first
+	Status     payhook.Status // delivered or failed; held (its URL is disabled); pending when the engine stopped first
 	StatusCode int            // the last attempt's answer, 0 without one
 }
 
@@ -288,6 +291,9 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 			settingsWait = min(2*settingsWait, 5*time.Second)
 			continue
 		}
+		if e.holdIfDisabled(n, &res) {
+			return
+		}
 		release, ok := e.acquire(n.URL, done != nil)
 		if !ok {
 			e.release(n.ID)
@@ -323,6 +329,7 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 			e.release(n.ID)
 			return
 		}
+		e.observeHealth(n, a)
 		n.RoundAttempts = round
 		n.Attempts = append(n.Attempts, a)
 		res = Result{Status: step.Status, StatusCode: a.StatusCode}

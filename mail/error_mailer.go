@@ -147,6 +147,8 @@ type ErrorMailer struct {
 type failure struct {
 	notification payhook.Notification // without its body
 	at           time.Time
+	// endpoint, when set, makes this a change of a URL's health (endpoint_email.go).
+	endpoint *endpointDetail
 }
 
 // New returns an ErrorMailer; nothing runs until Start.

@@ -38,7 +38,12 @@ func (m *ErrorMailer) handle(f failure) {
 		m.log.Debug("failure not emailed", "why", why, "notification", n.ID, "url", n.URL)
 		return
 	}
-	rec := payhook.ErrorEmailFailure{URL: n.URL, NotificationID: n.ID, At: f.at, Detail: m.detail(f)}
+	var rec payhook.ErrorEmailFailure
+	if f.endpoint != nil {
+		rec = endpointRecord(f)
+	} else {
+		rec = payhook.ErrorEmailFailure{URL: n.URL, NotificationID: n.ID, At: f.at, Detail: m.detail(f)}
+	}
 	var e *payhook.ErrorEmail
 	var err error
 	for try := 1; ; try++ {

@@ -160,6 +160,13 @@ func (m *ErrorMailer) finish(e *payhook.ErrorEmail, o payhook.ErrorEmailOutcome)
 
 // render writes the email from what the store recorded of its failure.
 func (m *ErrorMailer) render(e *payhook.ErrorEmail) Letter {
+	if d, ok := decodeEndpointDetail(e.Failure); ok {
+		repeats := e.Held
+		if e.Summary {
+			repeats--
+		}
+		return EndpointEmail{Health: *d.Endpoint, Change: d.Change, BaseURL: m.cfg.BaseURL, Repeats: max(repeats, 0)}.Render()
+	}
 	d, ok := decodeDetail(e.Failure)
 	if !ok {
 		m.log.Warn("error email detail unreadable", "url", e.URL, "notification", e.Failure.NotificationID)

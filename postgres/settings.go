@@ -26,7 +26,8 @@ func (s *Store) Settings(ctx context.Context) (payhook.Settings, bool, error) {
 	if err != nil {
 		return payhook.Settings{}, false, fmt.Errorf("load settings: %w", err)
 	}
-	var st payhook.Settings
+	// Fields added since a document was saved take their defaults.
+	st := payhook.Settings{EndpointHealthSettings: payhook.DefaultEndpointHealthSettings()}
 	if err := json.Unmarshal(doc, &st); err != nil {
 		return payhook.Settings{}, false, fmt.Errorf("decode settings: %w", err)
 	}

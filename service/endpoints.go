@@ -19,6 +19,8 @@ type Endpoint struct {
 	// plugin's code (e_commerce, payment_request); empty for a URL given per
 	// transaction.
 	ConfiguredAs []string
+	// Health is the URL's health and resume progress; nil before its first attempt.
+	Health *payhook.EndpointHealth
 }
 
 // Endpoints returns the health of every webhook URL over the 24 clock hours ending with
@@ -58,6 +60,23 @@ func (s *Service) Endpoints(ctx context.Context) (since, until time.Time, list [
 	for u, as := range configured {
 		if !seen[u] {
 			list = append(list, Endpoint{EndpointStats: payhook.EndpointStats{URL: u, Hours: payhook.EndpointHours(since, until)}, ConfiguredAs: as})
+		}
+	}
+	health, err := s.store.ListEndpointHealth(ctx)
+	if err != nil {
+		return since, until, nil, err
+	}
+	byURL := map[string]*payhook.EndpointHealth{}
+	for i := range health {
+		byURL[health[i].URL] = &health[i]
+	}
+	for i := range list {
+		list[i].Health = byURL[list[i].URL]
+		seen[list[i].URL] = true
+	}
+	for _, h := range byURL { // a URL not healthy, or with held notifications, is shown however old
+		if !seen[h.URL] && (h.State != payhook.EndpointHealthy || h.Held > 0) {
+			list = append(list, Endpoint{EndpointStats: payhook.EndpointStats{URL: h.URL, Hours: payhook.EndpointHours(since, until)}, Health: h})
 		}
 	}
 	sort.SliceStable(list, func(i, j int) bool {

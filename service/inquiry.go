@@ -168,7 +168,7 @@ func (s *Service) Sign(ctx context.Context, body []byte) (string, error) {
 // background (same ids and bodies) and returns how many; pending ones are not queued
 // twice.
 func (s *Service) ResendMatching(ctx context.Context, f payhook.NotificationFilter) (int, error) {
-	if f.Status == payhook.StatusPending || f.Status == payhook.StatusNotSent {
+	if f.Status == payhook.StatusPending || f.Status == payhook.StatusNotSent || f.Status == payhook.StatusHeld {
 		return 0, nil
 	}
 	n, err := s.store.ResendMatching(ctx, f, s.clock.Now().UTC())

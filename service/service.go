@@ -29,6 +29,9 @@ type Service struct {
 	log      *slog.Logger
 	baseURL  string
 
+	health     HealthHooks // optional (endpoint_health.go)
+	resumeKick func()      // optional: wakes the resume of held notifications
+
 	payLocks sync.Map // session id → *sessionLock: one payment or operation at a time per session
 
 	mu       sync.Mutex
@@ -75,6 +78,11 @@ type Config struct {
 	// ErrorEmails is true when an SMTP server is configured, so that notify_on_error can
 	// send its emails (see ErrorEmailsConfigured).
 	ErrorEmails bool
+	// Health and ResumeKick, when set, are told of a resume (endpoint_health.go): the
+	// engine's health tracker attempts the URL again at once, and the resume of held
+	// notifications starts without waiting for its next look.
+	Health     HealthHooks
+	ResumeKick func()
 }
 
 // DefaultClaimTimeout is Config.ClaimTimeout's default.
@@ -93,7 +101,7 @@ func New(c Config) *Service {
 	}
 	return &Service{store: c.Store, engine: c.Engine, gateways: c.Gateways, clock: c.Clock,
 		log: c.Logger, baseURL: c.BaseURL, keys: map[string]time.Time{}, owner: c.Owner, claimTTL: c.ClaimTimeout,
-		errorEmails: c.ErrorEmails}
+		errorEmails: c.ErrorEmails, health: c.Health, resumeKick: c.ResumeKick}
 }
 
 // BaseURL is how customers reach the checkout pages.

@@ -50,6 +50,14 @@ func TestConfig_DefaultsAreTheDocuments(t *testing.T) {
 
 	delete(got, "hmac_key")
 	delete(got, "user_agent")
+	// Endpoint health's block (an extension, docs/endpoint-health.md).
+	require.Equal(t, map[string]any{"endpoint_failing_after": 3600.0, "endpoint_disable_after": 432000.0,
+		"endpoint_resume_rate": 10.0, "operations_notices_url": ""}, map[string]any{
+		"endpoint_failing_after": got["endpoint_failing_after"], "endpoint_disable_after": got["endpoint_disable_after"],
+		"endpoint_resume_rate": got["endpoint_resume_rate"], "operations_notices_url": got["operations_notices_url"]})
+	for _, k := range []string{"endpoint_failing_after", "endpoint_disable_after", "endpoint_resume_rate", "operations_notices_url"} {
+		delete(got, k)
+	}
 	require.Equal(t, map[string]any{
 		"enabled":                  false,
 		"api_transactions_enabled": false,

@@ -19,16 +19,16 @@ func notificationFilter(q url.Values) (payhook.NotificationFilter, error) {
 	// url is exact (SPEC §10); url_prefix, an extension, selects the URLs starting with it.
 	f := payhook.NotificationFilter{SessionID: q.Get("session_id"), URL: q.Get("url"), URLPrefix: q.Get("url_prefix")}
 	switch st := payhook.Status(q.Get("status")); st {
-	case "", payhook.StatusPending, payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusNotSent:
+	case "", payhook.StatusPending, payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusNotSent, payhook.StatusHeld:
 		f.Status = st
 	default:
-		fe.Add("status", "%q is not one of pending, delivered, failed, not_sent.", st)
+		fe.Add("status", "%q is not one of pending, delivered, failed, not_sent, held.", st)
 	}
 	switch k := payhook.Kind(q.Get("kind")); k {
-	case "", payhook.KindPayment, payhook.KindOperation, payhook.KindDigest:
+	case "", payhook.KindPayment, payhook.KindOperation, payhook.KindDigest, payhook.KindNotice:
 		f.Kind = k
 	default:
-		fe.Add("kind", "%q is not one of payment, operation, digest.", k)
+		fe.Add("kind", "%q is not one of payment, operation, digest, notice.", k)
 	}
 	for _, p := range []struct {
 		name string

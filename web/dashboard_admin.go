@@ -111,6 +111,7 @@ var auditActions = []string{"sign_in", "sign_in.failed", "user.", "operation.", 
 // auditWords say what an audit action is, in words (the action's code is shown beside).
 var auditWords = map[string]string{
 	"sign_in":                  "Signed in",
+	"endpoint.resume":          "Webhook URL resumed",
 	"sign_in.failed":           "Failed sign-in",
 	"user.create":              "User added",
 	"user.role":                "Role changed",

@@ -21,6 +21,8 @@ type configForm struct {
 	DigestNotifications bool
 
 	OperationsWebhookURL, Emails, Timeout, Retries, BackoffFactor, Version, Format, UserAgent string
+
+	healthForm // endpoint health and operator notices (dashboard_config_health.go)
 }
 
 func configFormOf(st payhook.Settings) configForm {
@@ -31,6 +33,7 @@ func configFormOf(st payhook.Settings) configForm {
 		Timeout: formatSeconds(st.Timeout), Retries: strconv.Itoa(st.Retries), BackoffFactor: formatSeconds(st.BackoffFactor),
 		Version: st.Version, Format: st.Format, UserAgent: st.UserAgent,
 		DigestNotifications: st.DigestNotifications,
+		healthForm:          healthFormOf(st.EndpointHealthSettings),
 	}
 }
 
@@ -106,6 +109,7 @@ func configPatch(f url.Values) (payhook.SettingsPatch, configForm) {
 	text("version", &typed.Version, func(v string) { set("version", v) })
 	text("format", &typed.Format, func(v string) { set("format", v) })
 	text("user_agent", &typed.UserAgent, func(v string) { set("user_agent", v) })
+	typed.healthForm.patch(text, number, set)
 	return p, typed
 }
 
@@ -131,6 +135,7 @@ func mergeTyped(typed, saved configForm) configForm {
 			*p.dst = *p.src
 		}
 	}
+	typed.healthForm = typed.healthForm.merge(saved.healthForm)
 	return typed
 }
 

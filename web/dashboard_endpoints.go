@@ -39,6 +39,35 @@ type endpointRow struct {
 	LastFailure   string
 	LastFailureID string
 	Chart         template.HTML
+	Health        *endpointHealthView // nil before the URL's first attempt
+}
+
+// endpointHealthView is a URL's health on the Endpoints page, in words.
+type endpointHealthView struct {
+	State, StateWords string
+	Since             time.Time
+	FirstFailureAt    time.Time
+	Held              int
+	Resuming          bool // resumed, with held notifications left or sent since
+	ResumedAt         time.Time
+	ResumedBy         string
+	Sent, Delivered   int
+	Failed            int
+	CanResume         bool // disabled, or notifications held
+}
+
+// endpointStateWords are the states of a URL in words.
+var endpointStateWords = map[payhook.EndpointState]string{
+	payhook.EndpointHealthy: "Healthy", payhook.EndpointFailing: "Failing", payhook.EndpointDisabled: "Disabled"}
+
+func newEndpointHealthView(h *payhook.EndpointHealth) *endpointHealthView {
+	if h == nil {
+		return nil
+	}
+	return &endpointHealthView{State: string(h.State), StateWords: endpointStateWords[h.State], Since: h.ChangedAt,
+		FirstFailureAt: h.FirstFailureAt, Held: h.Held, Resuming: !h.ResumedAt.IsZero() && (h.Held > 0 || h.Released > 0),
+		ResumedAt: h.ResumedAt, ResumedBy: h.ResumedBy, Sent: h.Released, Delivered: h.Delivered, Failed: h.Failed,
+		CanResume: h.State == payhook.EndpointDisabled || h.Held > 0}
 }
 
 // endpointsGet is GET /dashboard/endpoints: each webhook URL's last 24 hours.
@@ -79,6 +108,7 @@ func newEndpointRow(id string, e service.Endpoint) endpointRow {
 		row.LastFailure = attemptProblem(*a)
 	}
 	row.Chart = hourChart(id, e.URL, e.Hours)
+	row.Health = newEndpointHealthView(e.Health)
 	return row
 }
 
@@ -187,5 +217,31 @@ func (s *Server) endpointTestGet(w http.ResponseWriter, r *http.Request, d *dash
 		}
 	}
 	s.renderDash(w, http.StatusOK, "dash_endpoint_test", d.view(r, "Test notification", "endpoints", p))
+	return nil
+}
+
+// endpointResumePost is POST /dashboard/endpoints/resume: the first POST answers a
+// confirmation restating the URL and its held notifications; the confirmation's own POST
+// resumes it (its held notifications are sent, oldest first, at endpoint_resume_rate).
+func (s *Server) endpointResumePost(w http.ResponseWriter, r *http.Request, d *dash) error {
+	u := strings.TrimSpace(r.PostForm.Get("url"))
+	if !confirmed(r) {
+		h, err := s.svc.OneEndpointHealth(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		return s.renderConfirm(w, r, d, "endpoints", confirmPage{
+			Heading: "Resume this webhook URL?",
+			Intro: fmt.Sprintf("payhook will attempt %s again, and send its %d held notifications, oldest first, at the configured rate. "+
+				"Resume only once the merchant's server answers again: if it keeps failing, the URL is disabled again.", u, h.Held),
+			Facts:  []confirmField{{ID: "confirm-url", Name: "URL", Value: u}, {ID: "confirm-held", Name: "Held notifications", Value: strconv.Itoa(h.Held)}},
+			Action: DashboardPath + "/endpoints/resume", Hidden: []confirmField{{Name: "url", Value: u}},
+			Button: "Resume and send " + strconv.Itoa(h.Held) + " held", Back: DashboardPath + "/endpoints",
+		})
+	}
+	if _, err := s.svc.ResumeEndpoint(r.Context(), u); err != nil {
+		return err
+	}
+	seeOther(w, r, DashboardPath+"/endpoints", "endpoint_resumed")
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // notificationStatuses are the delivery log's status filter.
-var notificationStatuses = []payhook.Status{payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent}
+var notificationStatuses = []payhook.Status{payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent, payhook.StatusHeld}
 
 // noteFilter is the delivery log's filter as the dashboard reads it from a query string
 // (the list, the bulk re-send's confirmation) or a form (the bulk re-send).
@@ -29,7 +29,7 @@ func parseNoteFilter(q url.Values) noteFilter {
 	f := noteFilter{URL: strings.TrimSpace(q.Get("url")), URLPrefix: strings.TrimSpace(q.Get("url_prefix"))}
 	if st := payhook.Status(q.Get("status")); st != "" {
 		switch st {
-		case payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent:
+		case payhook.StatusDelivered, payhook.StatusFailed, payhook.StatusPending, payhook.StatusNotSent, payhook.StatusHeld:
 			f.Status = st
 		default:
 			f.Problems = append(f.Problems, "Unknown status: the status filter was ignored.")
@@ -37,7 +37,7 @@ func parseNoteFilter(q url.Values) noteFilter {
 	}
 	if k := payhook.Kind(q.Get("kind")); k != "" {
 		switch k {
-		case payhook.KindPayment, payhook.KindOperation, payhook.KindDigest:
+		case payhook.KindPayment, payhook.KindOperation, payhook.KindDigest, payhook.KindNotice:
 			f.Kind = k
 		default:
 			f.Problems = append(f.Problems, "Unknown kind: the kind filter was ignored.")
@@ -256,6 +256,8 @@ func resendOutlook(n noteView, st payhook.Settings) (outlook, warning string) {
 		return outlook + ". Once the cause is fixed, use “Notify again” on the transaction's page to send a new one.", ""
 	case n.Status == payhook.StatusPending:
 		return "Nothing to re-send yet: this notification is being sent (pending). Resend is offered once it is delivered or failed.", ""
+	case n.Status == payhook.StatusHeld:
+		return "Held: its URL is disabled. Resume the URL on the Endpoints page to send it with the other held notifications, oldest first; a Resend while the URL is disabled holds it again.", ""
 	case !n.CanResend:
 		return "Nothing to re-send: this notification has no URL.", ""
 	}

@@ -42,6 +42,8 @@ func (s *Server) dashboardRoutes() {
 	s.dashRoute("GET", d+"/endpoints", viewer, s.endpointsGet)
 	s.dashRoute("POST", d+"/endpoints/test", operator, s.endpointTestPost)
 	s.dashRoute("GET", d+"/endpoints/test/{id}", viewer, s.endpointTestGet)
+	// Endpoint health: resuming a disabled URL sends its held notifications (operators).
+	s.dashRoute("POST", d+"/endpoints/resume", operator, s.endpointResumePost)
 	// API keys, users and the audit log: admins.
 	s.dashRoute("GET", d+"/api-keys", admin, s.apiKeysGet)
 	s.dashRoute("POST", d+"/api-keys", admin, s.apiKeysPost)

@@ -40,6 +40,7 @@ var flashes = map[string]string{
 	"user_deactivated": "User deactivated. Their sessions have ended and they cannot sign in.",
 	"user_activated":   "User activated again. They can sign in.",
 	"password_changed": "Your password was changed. Your other sessions have ended.",
+	"endpoint_resumed": "URL resumed: its held notifications are being sent, oldest first. Their progress shows below.",
 }
 
 // flash is the message of ?done=KEY, "" for an unknown key.

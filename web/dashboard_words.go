@@ -21,6 +21,7 @@ var codeWords = map[string]map[string]string{
 		string(payhook.StatusDelivered): "Delivered",
 		string(payhook.StatusFailed):    "Failed",
 		string(payhook.StatusNotSent):   "Not sent",
+		string(payhook.StatusHeld):      "Held: its URL is disabled",
 	},
 	"reason": {
 		string(payhook.ReasonDisabled):                "webhook notifications are off",

@@ -120,6 +120,9 @@ func (s *Server) routes() {
 	s.apiRoute("POST", "/b/webhook/v1/notifications/resend/", operator, s.resendMatching)
 	s.apiRoute("GET", "/b/webhook/v1/reconciliation/", viewer, s.reconciliation) // docs/reconciliation.md
 	s.apiRoute("GET", "/b/webhook/v1/digests/", viewer, s.digest)
+	// Endpoint health (an extension, docs/endpoint-health.md).
+	s.apiRoute("GET", "/b/webhook/v1/endpoints/", viewer, s.listEndpointHealth)
+	s.apiRoute("POST", "/b/webhook/v1/endpoints/resume/", operator, s.resumeEndpoint)
 	// Operations, inquiry, signing, payment methods (Ottu). The inquiry can send the
 	// payment notification (operator); signing uses the HMAC key (admin).
 	s.apiRoute("POST", "/b/pbl/v2/operation/", operator, s.operation)

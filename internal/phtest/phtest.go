@@ -62,6 +62,8 @@ type Options struct {
 	ClaimTimeout, LeaseTTL time.Duration
 	// DBPath, when set, is the SQLite file to use (else a new one in a temporary directory).
 	DBPath string
+	// HealthRefresh and ResumeInterval scale endpoint health's looks down (see app.Config).
+	HealthRefresh, ResumeInterval time.Duration
 }
 
 // New starts an Env and stops it when the test ends.
@@ -87,7 +89,8 @@ func New(t testing.TB, opts ...Options) *Env {
 	base := "http://" + ln.Addr().String()
 	a, err := app.Open(ctx, app.Config{Database: path, BaseURL: base, AllowPrivate: !o.DenyPrivate, APIKey: APIKey,
 		SweepInterval: o.SweepInterval, Clock: o.Clock, OnFinished: o.OnFinished, SMTP: o.SMTP, ErrorEmailInterval: o.ErrorEmailInterval,
-		ClaimTimeout: o.ClaimTimeout, LeaseTTL: o.LeaseTTL, Owner: "test", Logger: log})
+		ClaimTimeout: o.ClaimTimeout, LeaseTTL: o.LeaseTTL, Owner: "test", Logger: log,
+		HealthRefresh: o.HealthRefresh, ResumeInterval: o.ResumeInterval})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("open payhook: %v", err)

@@ -74,6 +74,8 @@ func Run(t *testing.T, h Harness) {
 		{"Unacknowledged", testUnacknowledged},
 		{"DeliveredIDs", testDeliveredIDs},
 		{"AddDigestNotification", testAddDigestNotification},
+		{"ObserveEndpoint", testObserveEndpoint},
+		{"HeldNotifications", testHeldNotifications},
 
 		{"ClaimDue", testClaimDue},
 		{"RecordAttempt", testRecordAttempt},
