@@ -57,7 +57,12 @@ type Notification struct {
 	RoundAttempts int
 	// NextAttemptAt is when the next attempt is due while Status is pending.
 	NextAttemptAt time.Time
-	Attempts      []Attempt
+	// Extended is set when the notification gets extended redelivery after Ottu's round
+	// (decided at its creation: Settings.ExtendedFor).
+	Extended bool
+	// Redelivery is set while extended attempts remain (Status failed meanwhile).
+	Redelivery *Redelivery
+	Attempts   []Attempt
 }
 
 // Attempt is one POST of a notification.

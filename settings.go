@@ -40,6 +40,8 @@ type Settings struct {
 	UserAgent              string   `json:"user_agent"`
 	StandardWebhooks       bool     `json:"standard_webhooks"`
 	StandardWebhooksSecret string   `json:"standard_webhooks_secret"`
+	// Extended redelivery (redelivery.go): off by default, so that Ottu's rules stay exact.
+	RedeliverySettings
 	// Revision counts the saves of the settings (never shown): a save applies only to the
 	// revision it was made from, so that two concurrent changes never lose one.
 	Revision int64 `json:"-"`
@@ -113,6 +115,9 @@ func (s Settings) Masked() Settings {
 	if s.Emails == nil {
 		s.Emails = []string{}
 	}
+	if len(s.ExtendedSchedule) == 0 {
+		s.ExtendedSchedule = slices.Clone(DefaultExtendedSchedule) // the schedule in force
+	}
 	return s
 }
 
@@ -133,6 +138,7 @@ type Rotations struct {
 func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Settings, Rotations, error) {
 	out := s
 	out.Emails = slices.Clone(s.Emails)
+	out.ExtendedSchedule = slices.Clone(s.ExtendedSchedule)
 	var rot Rotations
 	fe := FieldErrors{}
 	for name, raw := range p {
@@ -219,7 +225,10 @@ func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Sett
 		case "rotate_hmac_key":
 			err = decodeField(raw, &rot.HMACKey)
 		default:
-			err = fmt.Errorf("unknown field")
+			var known bool
+			if known, err = out.RedeliverySettings.apply(name, raw); !known {
+				err = fmt.Errorf("unknown field")
+			}
 		}
 		if err != nil {
 			fe.Add(name, "%s", err.Error())
@@ -307,6 +316,9 @@ type PluginSettings struct {
 	WebhookURL         string  `json:"webhook_url"`
 	StateFilterEnabled bool    `json:"state_filter_enabled"`
 	States             []State `json:"states"`
+	// ExtendedRedelivery overrides the global extended_redelivery for the notifications
+	// this plugin's transactions send to their webhook URLs; nil follows the global one.
+	ExtendedRedelivery *bool `json:"extended_redelivery"`
 }
 
 // FilterableStates are the states a plugin's state filter may name: SPEC §3's paid,
