@@ -2,6 +2,7 @@ package payhook
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -167,4 +168,24 @@ func NextExtendedStep(schedule []time.Duration, made int, o AttemptOutcome, now 
 		end = end.Add(d)
 	}
 	return ExtendedStep{Status: StatusFailed, Redelivery: &Redelivery{NextAttemptAt: next, EndsAt: end, AttemptsMade: made}}
+}
+
+// RedeliveryStore is what extended redelivery and ordering per transaction need of the
+// store (part of Store).
+type RedeliveryStore interface {
+	// RecordExtendedAttempt stores an attempt whose outcome extended redelivery decided
+	// (NextExtendedStep), if owner still holds the notification's lease (else
+	// ErrLeaseLost, nothing stored). entering says the attempt was the last of Ottu's
+	// round (the notification is pending); otherwise it was an extended attempt (the
+	// notification is failed, in extended redelivery). The notification takes
+	// step.Status; with step.Redelivery it stays in extended redelivery, due at its
+	// NextAttemptAt, else it leaves it. Either way its lease is released: the sweep claims
+	// it when it is due.
+	RecordExtendedAttempt(ctx context.Context, id string, a Attempt, step ExtendedStep, entering bool, owner string) error
+	// OrderBlocker returns the id of an older notification of the same transaction
+	// (session id) to the same URL that is still in its first round of Ottu's attempts
+	// (pending, never re-sent), which notification id must wait for; "" when there is
+	// none, or when id itself is not in its first round or decides a redirect (those
+	// never wait). Older: created earlier, or at the same time with a smaller id.
+	OrderBlocker(ctx context.Context, id string) (string, error)
 }
