@@ -182,10 +182,16 @@ type RedeliveryStore interface {
 	// NextAttemptAt, else it leaves it. Either way its lease is released: the sweep claims
 	// it when it is due.
 	RecordExtendedAttempt(ctx context.Context, id string, a Attempt, step ExtendedStep, entering bool, owner string) error
-	// OrderBlocker returns the id of an older notification of the same transaction
-	// (session id) to the same URL that is still in its first round of Ottu's attempts
-	// (pending, never re-sent), which notification id must wait for; "" when there is
-	// none, or when id itself is not in its first round or decides a redirect (those
-	// never wait). Older: created earlier, or at the same time with a smaller id.
-	OrderBlocker(ctx context.Context, id string) (string, error)
+	// OrderBlocker returns the id, and next attempt's time, of an older notification of
+	// the same transaction (session id) to the same URL that notification id must wait
+	// for ("" when none). Older: created earlier, or at the same time with a smaller id.
+	// A notification in its first round of Ottu's attempts (pending, never re-sent, not
+	// deciding a redirect) waits for an older one still in its first round; one in
+	// extended redelivery waits for an older one in extended redelivery (the one due
+	// last is returned). Others never wait.
+	OrderBlocker(ctx context.Context, id string) (blocker string, next time.Time, err error)
+	// PostponeRedelivery moves the next extended attempt of a notification in extended
+	// redelivery to at (and the schedule's end to at if it was earlier), if owner holds
+	// its lease (else ErrLeaseLost), and releases the lease: it goes after an older one.
+	PostponeRedelivery(ctx context.Context, id, owner string, at time.Time) error
 }

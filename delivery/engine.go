@@ -29,7 +29,8 @@ type Store interface {
 	ReleaseLease(ctx context.Context, id, owner string) error
 	// Extended redelivery and ordering per transaction (extended.go, order.go).
 	RecordExtendedAttempt(ctx context.Context, id string, a payhook.Attempt, step payhook.ExtendedStep, entering bool, owner string) error
-	OrderBlocker(ctx context.Context, id string) (string, error)
+	OrderBlocker(ctx context.Context, id string) (string, time.Time, error)
+	PostponeRedelivery(ctx context.Context, id, owner string, at time.Time) error
 }
 
 // Config configures an engine.
@@ -297,6 +298,9 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 	}
 	if !e.waitForOlder(n) {
 		e.release(n.ID)
+		return
+	}
+	if e.followOlder(n) {
 		return
 	}
 	for settingsWait := 100 * time.Millisecond; ; {

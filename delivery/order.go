@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,11 @@ import (
 // behind its (session, URL) at once, and a waiter re-checks every OrderPoll in case the
 // older one runs in another process. A waiting notification keeps its lease (renewed like
 // any in memory); after a crash the sweep claims it again and it waits again if it must.
+//
+// In extended redelivery the same order holds: a newer notification due while an older
+// one of its (session, URL) is still in extended redelivery is not attempted; it is
+// postponed to just after the older one's next attempt (followOlder), so that when the
+// merchant is back the older one arrives first. It waits in the store, not in memory.
 //
 // Never waits: a notification that decides a customer's redirect (a customer is
 // waiting), one that made an attempt already, one in extended redelivery, and a manual
@@ -54,7 +60,7 @@ func (e *Engine) waitForOlder(n *payhook.Notification) bool {
 	waited := false
 	for {
 		ch := e.orderSignal(k) // before the check: a wake-up between the two is not lost
-		blocker, err := e.cfg.Store.OrderBlocker(e.ctx, n.ID)
+		blocker, _, err := e.cfg.Store.OrderBlocker(e.ctx, n.ID)
 		switch {
 		case err != nil:
 			if e.ctx.Err() != nil {
@@ -78,6 +84,39 @@ func (e *Engine) waitForOlder(n *payhook.Notification) bool {
 		}
 		t.Stop()
 	}
+}
+
+// followOlder postpones an extended attempt of n behind an older notification of its
+// (session, URL) still in extended redelivery, and reports whether it did (n then leaves
+// memory: the sweep claims it when it is due again).
+func (e *Engine) followOlder(n *payhook.Notification) bool {
+	if e.cfg.Unordered || n.Redelivery == nil {
+		return false
+	}
+	log := e.cfg.Logger.With("notification", n.ID, "url", n.URL)
+	blocker, next, err := e.cfg.Store.OrderBlocker(e.ctx, n.ID)
+	if err != nil {
+		if e.ctx.Err() == nil {
+			log.Error("order check of an extended attempt; handing it back", "err", err)
+		}
+		e.release(n.ID)
+		return true
+	}
+	if blocker == "" {
+		return false
+	}
+	at := next
+	if now := e.cfg.Clock.Now(); at.Before(now) {
+		at = now
+	}
+	at = at.Add(e.cfg.OrderPoll)
+	orderWaitsTotal.Inc()
+	log.Debug("extended attempt postponed behind an older notification of the transaction", "older", blocker, "until", at)
+	if err := e.cfg.Store.PostponeRedelivery(e.ctx, n.ID, e.cfg.Owner, at); err != nil && !errors.Is(err, payhook.ErrLeaseLost) {
+		log.Error("postpone extended attempt", "err", err)
+		e.release(n.ID)
+	}
+	return true
 }
 
 var orderWaitsTotal = prometheus.NewCounter(prometheus.CounterOpts{

@@ -172,7 +172,7 @@ func testOrderBlocker(t *testing.T, h Harness) {
 	}
 	blocker := func(t *testing.T, s payhook.Store, id string) string {
 		t.Helper()
-		b, err := s.OrderBlocker(t.Context(), id)
+		b, _, err := s.OrderBlocker(t.Context(), id)
 		require.NoError(t, err)
 		return b
 	}
@@ -194,15 +194,43 @@ func testOrderBlocker(t *testing.T, h Harness) {
 		require.Empty(t, blocker(t, s, newer.ID), "the older one used its attempts up")
 	})
 
-	t.Run("AnOlderOneInExtendedRedeliveryDoesNotBlock", func(t *testing.T) {
+	t.Run("InExtendedRedeliveryTheNewerFollowsTheOlder", func(t *testing.T) {
 		t.Parallel()
 		s := h.Open(t)
 		ctx := t.Context()
 		older, newer := pair(t, s)
 		_, err := s.ClaimDue(ctx, base, lease("worker-a", time.Minute), 1)
 		require.NoError(t, err)
-		require.NoError(t, s.RecordExtendedAttempt(ctx, older.ID, newAttempt(base, 0), extendedStep(base.Add(time.Minute), 0), true, "worker-a"))
-		require.Empty(t, blocker(t, s, newer.ID))
+		olderNext := base.Add(time.Minute)
+		require.NoError(t, s.RecordExtendedAttempt(ctx, older.ID, newAttempt(base, 0), extendedStep(olderNext, 0), true, "worker-a"))
+		require.Empty(t, blocker(t, s, newer.ID), "the older one used Ottu's attempts up: the newer one goes on")
+
+		_, err = s.ClaimDue(ctx, base.Add(time.Second), lease("worker-a", time.Minute), 1)
+		require.NoError(t, err)
+		require.NoError(t, s.RecordExtendedAttempt(ctx, newer.ID, newAttempt(base, 0), extendedStep(base.Add(50*time.Second), 0), true, "worker-a"))
+		id, next, err := s.OrderBlocker(ctx, newer.ID)
+		require.NoError(t, err)
+		require.Equal(t, older.ID, id, "both in extended redelivery: the newer one follows the older one")
+		requireSameTime(t, olderNext, next, "the older one's next attempt")
+		require.Empty(t, blocker(t, s, older.ID))
+
+		// the newer one, claimed when due, is postponed to after the older one
+		claimed, err := s.ClaimDue(ctx, base.Add(50*time.Second), lease("worker-b", time.Minute), 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{newer.ID}, ids(claimed))
+		require.ErrorIs(t, s.PostponeRedelivery(ctx, newer.ID, "worker-c", olderNext.Add(time.Second)), payhook.ErrLeaseLost)
+		require.NoError(t, s.PostponeRedelivery(ctx, newer.ID, "worker-b", olderNext.Add(time.Second)))
+		got, err := s.Notification(ctx, newer.ID)
+		require.NoError(t, err)
+		requireSameTime(t, olderNext.Add(time.Second), got.Redelivery.NextAttemptAt, "postponed")
+		require.Equal(t, 0, got.Redelivery.AttemptsMade, "no attempt made")
+		require.Len(t, got.Attempts, 1)
+		claimed, err = s.ClaimDue(ctx, olderNext, lease("worker-b", time.Minute), 10)
+		require.NoError(t, err)
+		require.Equal(t, []string{older.ID}, ids(claimed), "released, due after the older one")
+
+		require.NoError(t, s.RecordExtendedAttempt(ctx, older.ID, newAttempt(olderNext, 200), payhook.ExtendedStep{Status: payhook.StatusDelivered}, false, "worker-b"))
+		require.Empty(t, blocker(t, s, newer.ID), "the older one was delivered")
 	})
 
 	t.Run("OnlyTheSameSessionAndURL", func(t *testing.T) {
