@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/payhook/payhook"
@@ -70,7 +71,11 @@ const orderBlocker = `SELECT o.id, o.next_attempt_at FROM notifications n JOIN n
 func (s *Store) OrderBlocker(ctx context.Context, id string) (string, time.Time, error) {
 	var blocker string
 	var next int64
-	err := s.read.QueryRowContext(ctx, orderBlocker, id).Scan(&blocker, &next)
+	stmt, err := s.order.get(ctx, s.read, orderBlocker)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("order blocker of %s: %w", id, err)
+	}
+	err = stmt.QueryRowContext(ctx, id).Scan(&blocker, &next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", time.Time{}, nil
 	}
@@ -95,4 +100,24 @@ func (s *Store) PostponeRedelivery(ctx context.Context, id, owner string, at tim
 		}
 		return nil
 	})
+}
+
+// preparedRead is a read statement prepared once, on first use: the hot path's queries
+// (one per notification) skip SQLite's parse and plan each time.
+type preparedRead struct {
+	mu   sync.Mutex
+	stmt *sql.Stmt
+}
+
+func (p *preparedRead) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stmt == nil {
+		stmt, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		p.stmt = stmt
+	}
+	return p.stmt, nil
 }

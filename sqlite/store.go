@@ -44,6 +44,8 @@ type Store struct {
 	closed chan struct{}
 	once   sync.Once
 	done   chan struct{}
+	// order is OrderBlocker's statement, prepared once on the readers (redelivery.go).
+	order preparedRead
 }
 
 // op is one write operation and where its result goes.
