@@ -9,6 +9,10 @@
 //
 // Per-URL limits (a semaphore per destination URL) keep one dead merchant endpoint from
 // holding every attempt: the other URLs never wait behind it.
+//
+// Beyond Ottu's rules: extended redelivery keeps trying, on a schedule, a notification
+// whose round failed while the merchant was down (extended.go, opt-in), and a transaction's
+// notifications to one URL are attempted in the order of its events (order.go).
 package delivery
 
 import (
