@@ -313,3 +313,34 @@ func TestEngine_ExtendedRedelivery_SurvivesARestart(t *testing.T) {
 	require.Len(t, log, 2)
 	require.Equal(t, []int{0, 1}, []int{log[0].Seq, log[1].Seq}, "in order after the restart")
 }
+
+// After a crash the sweep claims a transaction's notifications together (their leases
+// expired): the newer ones still wait for the older one's round.
+func TestEngine_OrderPerTransaction_HoldsForWhatTheSweepClaims(t *testing.T) {
+	t.Parallel()
+	var rc *merchant.Receiver
+	var answered atomic.Int64
+	rc = newReceiver(t, func(i int, w http.ResponseWriter, _ *http.Request) {
+		var b sentBody
+		_ = json.Unmarshal(rc.Requests()[i].Body, &b)
+		if b.Seq == 0 {
+			time.Sleep(300 * time.Millisecond)
+			answered.Store(time.Now().UnixNano())
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	h := newHarness(t, harnessOptions{noStart: true})
+	notes := h.addSession(rc.URL, 2, false)
+	for _, n := range notes {
+		require.NoError(t, h.store.ReleaseLease(context.Background(), n.ID, "engine-test")) // as after a crash
+	}
+	h.engine.Start()
+	for _, n := range notes {
+		h.waitStatus(n.ID, payhook.StatusDelivered, 5*time.Second)
+	}
+	reqs := rc.Requests()
+	require.Len(t, reqs, len(notes))
+	for _, r := range reqs[1:] {
+		require.False(t, r.At.UnixNano() < answered.Load(), "an operation arrived before the payment's round ended")
+	}
+}
