@@ -55,9 +55,15 @@ type Notification struct {
 	// RoundAttempts counts the attempts since the notification was created or last
 	// re-sent; the retry policy looks at it.
 	RoundAttempts int
-	// NextAttemptAt is when the next attempt is due while Status is pending.
+	// NextAttemptAt is when the next attempt is due while Status is pending (or, in
+	// extended redelivery, Redelivery.NextAttemptAt).
 	NextAttemptAt time.Time
-	Attempts      []Attempt
+	// Extended is set when the notification gets extended redelivery after Ottu's round
+	// (decided at its creation: Settings.ExtendedFor).
+	Extended bool
+	// Redelivery is set while extended attempts remain (Status failed meanwhile).
+	Redelivery *Redelivery
+	Attempts   []Attempt
 }
 
 // Attempt is one POST of a notification.

@@ -6,6 +6,8 @@ type Recipient struct {
 	URL             string
 	Reason          Reason
 	RedirectDecider bool
+	// Extended is set when the notification gets extended redelivery (Settings.ExtendedFor).
+	Extended bool
 }
 
 // PaymentRecipients decides who gets the payment notification of t (SPEC §3): nothing
@@ -33,7 +35,7 @@ func PaymentRecipients(s Settings, p PluginSettings, t *Transaction, ignoreState
 	}
 	out := make([]Recipient, len(urls))
 	for i, u := range urls {
-		out[i] = Recipient{URL: u, RedirectDecider: i == 0}
+		out[i] = Recipient{URL: u, RedirectDecider: i == 0, Extended: s.ExtendedFor(p, u, false)}
 	}
 	return out
 }
@@ -52,7 +54,7 @@ func OperationRecipients(s Settings, p PluginSettings, t *Transaction) []Recipie
 	}
 	out := make([]Recipient, len(urls))
 	for i, u := range urls {
-		out[i] = Recipient{URL: u}
+		out[i] = Recipient{URL: u, Extended: s.ExtendedFor(p, u, true)}
 	}
 	return out
 }

@@ -9,6 +9,9 @@ type AttemptOutcome struct {
 	// NoAnswer is set when the attempt timed out or the connection failed (refused,
 	// reset, DNS): a merchant who did not answer. Such an attempt may be retried.
 	NoAnswer bool
+	// RetryAfter is the wait the merchant asked for in a Retry-After header with a 429 or
+	// a 503 (0 when none); only extended redelivery honours it (NextExtendedStep).
+	RetryAfter time.Duration
 }
 
 // Delivered reports whether the merchant accepted the notification (200 or 201).

@@ -49,6 +49,8 @@ type Settings struct {
 
 	// Endpoint health and operator notices (settings_health.go).
 	EndpointHealthSettings
+	// Extended redelivery (redelivery.go): off by default, so that Ottu's rules stay exact.
+	RedeliverySettings
 	// Revision counts the saves of the settings (never shown): a save applies only to the
 	// revision it was made from, so that two concurrent changes never lose one.
 	Revision int64 `json:"-"`
@@ -124,6 +126,9 @@ func (s Settings) Masked() Settings {
 	if s.Emails == nil {
 		s.Emails = []string{}
 	}
+	if len(s.ExtendedSchedule) == 0 {
+		s.ExtendedSchedule = slices.Clone(DefaultExtendedSchedule) // the schedule in force
+	}
 	return s
 }
 
@@ -144,6 +149,7 @@ type Rotations struct {
 func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Settings, Rotations, error) {
 	out := s
 	out.Emails = slices.Clone(s.Emails)
+	out.ExtendedSchedule = slices.Clone(s.ExtendedSchedule)
 	var rot Rotations
 	fe := FieldErrors{}
 	for name, raw := range p {
@@ -233,7 +239,11 @@ func (s Settings) Apply(p SettingsPatch, newSecret func() (string, error)) (Sett
 			err = decodeField(raw, &out.DigestNotifications)
 		default:
 			var known bool
-			if known, err = out.EndpointHealthSettings.apply(name, raw); !known {
+			known, err = out.EndpointHealthSettings.apply(name, raw)
+			if !known {
+				known, err = out.RedeliverySettings.apply(name, raw)
+			}
+			if !known {
 				err = fmt.Errorf("unknown field")
 			}
 		}
@@ -324,6 +334,9 @@ type PluginSettings struct {
 	WebhookURL         string  `json:"webhook_url"`
 	StateFilterEnabled bool    `json:"state_filter_enabled"`
 	States             []State `json:"states"`
+	// ExtendedRedelivery overrides the global extended_redelivery for the notifications
+	// this plugin's transactions send to their webhook URLs; nil follows the global one.
+	ExtendedRedelivery *bool `json:"extended_redelivery"`
 }
 
 // FilterableStates are the states a plugin's state filter may name: SPEC §3's paid,

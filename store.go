@@ -238,12 +238,12 @@ type Store interface {
 	// still owns the notification's lease (else ErrLeaseLost, and nothing is stored); a
 	// pending notification is due again at next and stays leased until lease.Until.
 	RecordAttempt(ctx context.Context, id string, a Attempt, status Status, next time.Time, lease Lease) error
-	// ClaimDue leases up to limit pending notifications that are due at now and whose
-	// lease expired (or that have none), oldest due first, and returns them (without
-	// attempts). Concurrent callers (processes) never get the same notification.
+	// ClaimDue leases up to limit notifications that are due at now and whose lease
+	// expired (or that have none), oldest due first, and returns them (without
+	// attempts): pending ones, and failed ones in extended redelivery (Redelivery set). Concurrent callers (processes) never get the same notification.
 	ClaimDue(ctx context.Context, now time.Time, lease Lease, limit int) ([]*Notification, error)
-	// RenewLeases extends to until every lease owner holds on pending notifications, and
-	// returns how many it holds.
+	// RenewLeases extends to until every lease owner holds on pending notifications (and
+	// on those in extended redelivery), and returns how many it holds.
 	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
 	// ReleaseLease gives back a pending notification owner holds without attempting it
 	// (shutdown); a lease owner does not hold is left alone.
@@ -329,6 +329,8 @@ type Store interface {
 	ReconciliationStore
 	// EndpointHealthStore keeps each URL's health and the held notifications.
 	EndpointHealthStore
+	// RedeliveryStore carries extended redelivery and ordering per transaction.
+	RedeliveryStore
 
 	// Ping checks that the database answers a read.
 	Ping(ctx context.Context) error

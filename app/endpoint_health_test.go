@@ -64,7 +64,9 @@ func TestApp_EndpointHealthAcrossProcessesOnPostgreSQL(t *testing.T) {
 		notes := make([]*payhook.Notification, n)
 		for i := range notes {
 			at := now.Add(time.Duration(i) * time.Microsecond)
-			notes[i] = &payhook.Notification{ID: payhook.NewNotificationID(), Kind: payhook.KindOperation, SessionID: "s",
+			// A session each: ordering per transaction (docs/delivery.md) would otherwise send
+			// them one after another, which is not what this test is about.
+			notes[i] = &payhook.Notification{ID: payhook.NewNotificationID(), Kind: payhook.KindOperation, SessionID: fmt.Sprintf("s-%d", from+i),
 				URL: rc.URL, Status: payhook.StatusPending, CreatedAt: at, UpdatedAt: at, NextAttemptAt: at,
 				Body: fmt.Appendf(nil, `{"seq":%d}`, from+i), ContentType: "application/json"}
 		}

@@ -9,6 +9,10 @@
 //
 // Per-URL limits (a semaphore per destination URL) keep one dead merchant endpoint from
 // holding every attempt: the other URLs never wait behind it.
+//
+// Beyond Ottu's rules: extended redelivery keeps trying, on a schedule, a notification
+// whose round failed while the merchant was down (extended.go, opt-in), and a transaction's
+// notifications to one URL are attempted in the order of its events (order.go).
 package delivery
 
 import (
@@ -27,6 +31,10 @@ type Store interface {
 	ClaimDue(ctx context.Context, now time.Time, lease payhook.Lease, limit int) ([]*payhook.Notification, error)
 	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
 	ReleaseLease(ctx context.Context, id, owner string) error
+	// Extended redelivery and ordering per transaction (extended.go, order.go).
+	RecordExtendedAttempt(ctx context.Context, id string, a payhook.Attempt, step payhook.ExtendedStep, entering bool, owner string) error
+	OrderBlocker(ctx context.Context, id string) (string, time.Time, error)
+	PostponeRedelivery(ctx context.Context, id, owner string, at time.Time) error
 }
 
 // Config configures an engine.
@@ -53,9 +61,19 @@ type Config struct {
 	Health *Health
 	// OnFinished, when set, is called once a notification's round ends delivered or
 	// failed (error emails hang here).
+	// When a failed round hands the notification over to extended redelivery, n.Redelivery
+	// is set (the error email says until when it goes on). Extended attempts do not call it.
 	OnFinished func(n *payhook.Notification, status payhook.Status, last payhook.Attempt)
-	Clock      payhook.Clock
-	Logger     *slog.Logger
+	// Jitter changes each wait of extended redelivery (default ±10 %); tests inject their own.
+	Jitter func(time.Duration) time.Duration
+	// Unordered turns ordering per transaction off (order.go); only benchmarks measuring
+	// its cost set it.
+	Unordered bool
+	// OrderPoll is how often a notification waiting behind an older one of its transaction
+	// re-checks the store, for an older one in another process (default SweepInterval).
+	OrderPoll time.Duration
+	Clock     payhook.Clock
+	Logger    *slog.Logger
 }
 
 // Result is how a notification's round of attempts ended.
@@ -84,6 +102,9 @@ type Engine struct {
 	// the renewal must not keep a notification leased that is no longer in memory, so
 	// each renewal tries these first.
 	unreleased map[string]bool
+	// orderWait holds, per (session, URL), the channel closed when a notification of it
+	// leaves memory: the ones waiting behind it re-check at once (order.go).
+	orderWait map[orderKey]chan struct{}
 }
 
 type destination struct {
@@ -110,13 +131,16 @@ func New(cfg Config) *Engine {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultLeaseTTL
 	}
+	if cfg.OrderPoll <= 0 {
+		cfg.OrderPoll = cfg.SweepInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, stopping: make(chan struct{}), kick: make(chan struct{}, 1),
 		inflight: map[string]bool{}, again: map[string]*payhook.Notification{}, dests: map[string]*destination{},
-		unreleased: map[string]bool{}}
+		unreleased: map[string]bool{}, orderWait: map[orderKey]chan struct{}{}}
 }
 
 // Lease returns the lease a newly stored pending notification should carry, so that the
@@ -265,6 +289,7 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 		next := e.again[n.ID]
 		delete(e.again, n.ID)
 		e.mu.Unlock()
+		e.wakeOrder(orderKey{n.SessionID, n.URL})
 		if done != nil {
 			done <- res
 		}
@@ -276,6 +301,13 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 	// A retry due later (claimed by the sweep early, or handed over after a resend) waits.
 	if wait := n.NextAttemptAt.Sub(e.cfg.Clock.Now()); wait > 0 && !e.sleep(wait) {
 		e.release(n.ID)
+		return
+	}
+	if !e.waitForOlder(n) {
+		e.release(n.ID)
+		return
+	}
+	if e.followOlder(n) {
 		return
 	}
 	for settingsWait := 100 * time.Millisecond; ; {
@@ -309,8 +341,16 @@ func (e *Engine) run(n *payhook.Notification, done chan Result) {
 			return
 		}
 		observe(outcome.StatusCode, outcome.NoAnswer, a.Duration.Seconds())
+		if n.Redelivery != nil {
+			res = e.extendedAttempt(n, st, a, outcome)
+			return
+		}
 		round := n.RoundAttempts + 1
 		step := payhook.NextStep(st, round, outcome)
+		if entersExtended(n, step, outcome) {
+			res = e.enterExtended(n, st, a, outcome, round)
+			return
+		}
 		var next time.Time
 		lease := e.lease()
 		if step.Status == payhook.StatusPending {

@@ -40,6 +40,8 @@ type harnessOptions struct {
 	noStart        bool
 	path           string // reuse a database file
 	settings       func(*payhook.Settings)
+	onFinished     func(n *payhook.Notification, st payhook.Status) // besides h.finished
+	jitter         func(time.Duration) time.Duration
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -60,11 +62,15 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		Owner:          "engine-test",
 		PerDestination: o.perDestination,
 		SweepInterval:  50 * time.Millisecond,
+		Jitter:         o.jitter,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnFinished: func(n *payhook.Notification, st payhook.Status, _ payhook.Attempt) {
 			h.mu.Lock()
 			h.finished = append(h.finished, st)
 			h.mu.Unlock()
+			if o.onFinished != nil {
+				o.onFinished(n, st)
+			}
 		},
 	})
 	t.Cleanup(func() {

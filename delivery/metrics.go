@@ -36,7 +36,8 @@ var (
 
 // Collectors returns the delivery metrics, for a Prometheus registry.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{attemptsTotal, attemptSeconds, finishedTotal, attemptsInFlight, leasesHeld}
+	return []prometheus.Collector{attemptsTotal, attemptSeconds, finishedTotal, attemptsInFlight, leasesHeld,
+		extendedTotal, orderWaitsTotal}
 }
 
 // StatsStore is what the queue collector reads.

@@ -108,7 +108,7 @@ func (s *Sender) Send(ctx context.Context, st payhook.Settings, m Message) (payh
 	a.Duration = s.now.Now().Sub(start)
 	a.StatusCode = resp.StatusCode
 	a.ResponseExcerpt = strings.ToValidUTF8(string(excerpt), "\uFFFD")
-	return a, payhook.AttemptOutcome{StatusCode: resp.StatusCode}
+	return a, payhook.AttemptOutcome{StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp, s.now.Now())}
 }
 
 // describe turns a transport error into the attempt's error text, and says whether it

@@ -101,6 +101,7 @@ func (e FailureEmail) subject(v emailView) string {
 type emailView struct {
 	Summary                  bool
 	Opening, HeldNote        string
+	RedeliveryNote           string
 	KindTitle, KindLower     string
 	Host, URL                string
 	NotificationID           string
@@ -188,6 +189,12 @@ func (e FailureEmail) view() emailView {
 			v.HeldNote = fmt.Sprintf("And %s to this URL since %s, %s. This email sums them up.",
 				v.HeldPhrase, v.HeldSince, window)
 		}
+	}
+	if r := n.Redelivery; r != nil && !e.Summary {
+		v.RedeliveryNote = fmt.Sprintf("Extended redelivery is on for this URL: payhook keeps trying this notification, "+
+			"next at %s, until about %s (a later success shows in the delivery log as delivered; no other email "+
+			"is sent about it). A re-send stops the schedule and starts a new round.",
+			r.NextAttemptAt.UTC().Format(time.RFC3339), r.EndsAt.UTC().Format(time.RFC3339))
 	}
 	return v
 }

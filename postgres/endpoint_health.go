@@ -187,7 +187,8 @@ const releaseHeld = `UPDATE notifications n SET status = 'pending', round_attemp
 		FOR UPDATE SKIP LOCKED) due
 	WHERE n.id = due.id
 	RETURNING n.id, n.kind, n.session_id, n.reference_number, n.url, n.status, n.reason, n.redirect_decider,
-		n.created_at, n.updated_at, n.body, n.content_type, n.round_attempts, n.next_attempt_at`
+		n.created_at, n.updated_at, n.body, n.content_type, n.round_attempts, n.next_attempt_at,
+		n.extended, n.redelivery_attempts, n.redelivery_ends_at`
 
 // ReleaseHeld makes up to limit of url's held notifications pending again, oldest first.
 func (s *Store) ReleaseHeld(ctx context.Context, url string, now time.Time, lease payhook.Lease, limit int) ([]*payhook.Notification, error) {

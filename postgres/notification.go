@@ -15,10 +15,11 @@ import (
 )
 
 const notificationColumns = `id, kind, session_id, reference_number, url, status, reason, redirect_decider,
-	created_at, updated_at, body, content_type, round_attempts, next_attempt_at`
+	created_at, updated_at, body, content_type, round_attempts, next_attempt_at,
+	extended, redelivery_attempts, redelivery_ends_at`
 
 const insertNotification = `INSERT INTO notifications (` + notificationColumns + `, lease_owner, lease_until)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, 0, $16, $17)`
 
 // queueNotifications queues the insertion of notes (the pending ones under lease).
 func queueNotifications(b *pgx.Batch, notes []*payhook.Notification, lease payhook.Lease) {
@@ -29,22 +30,26 @@ func queueNotifications(b *pgx.Batch, notes []*payhook.Notification, lease payho
 		}
 		b.Queue(insertNotification, n.ID, string(n.Kind), n.SessionID, n.ReferenceNumber, n.URL, string(n.Status),
 			string(n.Reason), n.RedirectDecider, micros(n.CreatedAt), micros(n.UpdatedAt), nonNil(n.Body), n.ContentType,
-			int32(n.RoundAttempts), micros(n.NextAttemptAt), owner, until)
+			int32(n.RoundAttempts), micros(n.NextAttemptAt), n.Extended, owner, until)
 	}
 }
 
 func scanNotification(row pgx.Row) (*payhook.Notification, error) {
 	var n payhook.Notification
 	var kind, status, reason string
-	var created, updated, next int64
-	var rounds int32
+	var created, updated, next, ends int64
+	var rounds, made int32
 	if err := row.Scan(&n.ID, &kind, &n.SessionID, &n.ReferenceNumber, &n.URL, &status, &reason,
-		&n.RedirectDecider, &created, &updated, &n.Body, &n.ContentType, &rounds, &next); err != nil {
+		&n.RedirectDecider, &created, &updated, &n.Body, &n.ContentType, &rounds, &next,
+		&n.Extended, &made, &ends); err != nil {
 		return nil, err
 	}
 	n.Kind, n.Status, n.Reason = payhook.Kind(kind), payhook.Status(status), payhook.Reason(reason)
 	n.RoundAttempts = int(rounds)
 	n.CreatedAt, n.UpdatedAt, n.NextAttemptAt = fromMicros(created), fromMicros(updated), fromMicros(next)
+	if ends > 0 {
+		n.Redelivery = &payhook.Redelivery{NextAttemptAt: n.NextAttemptAt, EndsAt: fromMicros(ends), AttemptsMade: int(made)}
+	}
 	return &n, nil
 }
 
@@ -209,17 +214,25 @@ func (s *Store) RecordAttempt(ctx context.Context, id string, a payhook.Attempt,
 	})
 }
 
-// claimDue leases due, unleased pending notifications, skipping the rows other
+// claimDue leases due, unleased pending notifications and those due in extended
+// redelivery (each through its own partial index), skipping the rows other
 // transactions hold (FOR UPDATE SKIP LOCKED), so that concurrent claimers (processes)
 // never get the same one and never wait for each other.
-const claimDue = `UPDATE notifications n SET lease_owner = $1, lease_until = $2
-	FROM (SELECT id FROM notifications
+const claimDue = `WITH ottu AS (SELECT id, next_attempt_at FROM notifications
 		WHERE status = 'pending' AND next_attempt_at <= $3 AND lease_until < $3
 		ORDER BY next_attempt_at LIMIT $4
-		FOR UPDATE SKIP LOCKED) due
+		FOR UPDATE SKIP LOCKED),
+	extended AS (SELECT id, next_attempt_at FROM notifications
+		WHERE redelivery_ends_at > 0 AND next_attempt_at <= $3 AND lease_until < $3
+		ORDER BY next_attempt_at LIMIT $4
+		FOR UPDATE SKIP LOCKED),
+	due AS (SELECT id FROM (SELECT * FROM ottu UNION ALL SELECT * FROM extended) u ORDER BY next_attempt_at LIMIT $4)
+	UPDATE notifications n SET lease_owner = $1, lease_until = $2
+	FROM due
 	WHERE n.id = due.id
 	RETURNING n.id, n.kind, n.session_id, n.reference_number, n.url, n.status, n.reason, n.redirect_decider,
-		n.created_at, n.updated_at, n.body, n.content_type, n.round_attempts, n.next_attempt_at`
+		n.created_at, n.updated_at, n.body, n.content_type, n.round_attempts, n.next_attempt_at,
+		n.extended, n.redelivery_attempts, n.redelivery_ends_at`
 
 // ClaimDue leases up to limit pending notifications that are due at now and whose lease
 // expired (or that have none), oldest due first.
@@ -260,7 +273,7 @@ func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
 		queue: func(b *pgx.Batch) {
 			b.Queue(`WITH released AS (
 					UPDATE notifications SET lease_owner = '', lease_until = 0
-					WHERE id = $1 AND status = 'pending' AND lease_owner = $2 RETURNING id)
+					WHERE id = $1 AND (status = 'pending' OR redelivery_ends_at > 0) AND lease_owner = $2 RETURNING id)
 				SELECT pg_notify('payhook_due', '') FROM released`, id, owner)
 		},
 		read: func(br pgx.BatchResults) error {
@@ -275,7 +288,8 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) 
 	var n int
 	err := s.do(ctx, &op{
 		queue: func(b *pgx.Batch) {
-			b.Queue(`UPDATE notifications SET lease_until = $1 WHERE status = 'pending' AND lease_owner = $2`, micros(until), owner)
+			b.Queue(`UPDATE notifications SET lease_until = $1
+				WHERE (status = 'pending' OR redelivery_ends_at > 0) AND lease_owner = $2`, micros(until), owner)
 		},
 		read: func(br pgx.BatchResults) error {
 			tag, err := br.Exec()
@@ -335,7 +349,7 @@ func (s *Store) Resend(ctx context.Context, id string, now time.Time, lease payh
 		}
 		b = &pgx.Batch{}
 		b.Queue(`UPDATE notifications SET status = 'pending', round_attempts = 0, next_attempt_at = $1,
-			lease_owner = $2, lease_until = $3, updated_at = $1 WHERE id = $4`, micros(now), lease.Owner, micros(lease.Until), id)
+			redelivery_attempts = 0, redelivery_ends_at = 0, lease_owner = $2, lease_until = $3, updated_at = $1 WHERE id = $4`, micros(now), lease.Owner, micros(lease.Until), id)
 		if lease.Owner == "" {
 			b.Queue(notifyDue)
 		}
@@ -349,6 +363,7 @@ func (s *Store) Resend(ctx context.Context, id string, now time.Time, lease payh
 			return fmt.Errorf("resend notification: %w", err)
 		}
 		n.Status, n.RoundAttempts, n.NextAttemptAt, n.UpdatedAt = payhook.StatusPending, 0, now, now
+		n.Redelivery = nil
 		queued = true
 		return nil
 	})
@@ -397,7 +412,8 @@ func (s *Store) ResendMatching(ctx context.Context, f payhook.NotificationFilter
 	w := filter(f)
 	w.conds = append(w.conds, "status IN ('delivered', 'failed')", "url <> ''")
 	at := w.arg(micros(now))
-	query := `UPDATE notifications SET status = 'pending', round_attempts = 0, next_attempt_at = ` + at +
+	query := `UPDATE notifications SET status = 'pending', round_attempts = 0,
+		redelivery_attempts = 0, redelivery_ends_at = 0, next_attempt_at = ` + at +
 		`, lease_owner = '', lease_until = 0, updated_at = ` + at + w.sql()
 	var n int
 	err := s.inTx(ctx, func(conn *pgx.Conn) error {

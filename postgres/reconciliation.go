@@ -100,7 +100,7 @@ func (s *Store) AddDigestNotification(ctx context.Context, n *payhook.Notificati
 		queue: func(b *pgx.Batch) {
 			b.Queue(insertNotification+` ON CONFLICT (id) DO NOTHING`, n.ID, string(n.Kind), n.SessionID, n.ReferenceNumber,
 				n.URL, string(n.Status), string(n.Reason), n.RedirectDecider, micros(n.CreatedAt), micros(n.UpdatedAt),
-				nonNil(n.Body), n.ContentType, int32(n.RoundAttempts), micros(n.NextAttemptAt), lease.Owner, micros(lease.Until))
+				nonNil(n.Body), n.ContentType, int32(n.RoundAttempts), micros(n.NextAttemptAt), n.Extended, lease.Owner, micros(lease.Until))
 		},
 		read: func(br pgx.BatchResults) error {
 			tag, err := br.Exec()

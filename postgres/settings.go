@@ -71,7 +71,7 @@ func (s *Store) SaveSettings(ctx context.Context, st *payhook.Settings) error {
 
 // PluginSettings returns one plugin's settings; ok is false when it has none.
 func (s *Store) PluginSettings(ctx context.Context, p payhook.Plugin) (payhook.PluginSettings, bool, error) {
-	list, err := s.pluginSettings(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states FROM plugin_settings WHERE plugin = $1`, string(p))
+	list, err := s.pluginSettings(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states, extended_redelivery FROM plugin_settings WHERE plugin = $1`, string(p))
 	if err != nil || len(list) == 0 {
 		return payhook.PluginSettings{Plugin: p, States: []payhook.State{}}, false, err
 	}
@@ -80,7 +80,7 @@ func (s *Store) PluginSettings(ctx context.Context, p payhook.Plugin) (payhook.P
 
 // ListPluginSettings returns every configured plugin, by name.
 func (s *Store) ListPluginSettings(ctx context.Context) ([]payhook.PluginSettings, error) {
-	return s.pluginSettings(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states FROM plugin_settings ORDER BY plugin`)
+	return s.pluginSettings(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states, extended_redelivery FROM plugin_settings ORDER BY plugin`)
 }
 
 func (s *Store) pluginSettings(ctx context.Context, query string, args ...any) ([]payhook.PluginSettings, error) {
@@ -95,7 +95,7 @@ func (s *Store) pluginSettings(ctx context.Context, query string, args ...any) (
 			var ps payhook.PluginSettings
 			var plugin string
 			var states []byte
-			if err := rows.Scan(&plugin, &ps.WebhookURL, &ps.StateFilterEnabled, &states); err != nil {
+			if err := rows.Scan(&plugin, &ps.WebhookURL, &ps.StateFilterEnabled, &states, &ps.ExtendedRedelivery); err != nil {
 				return err
 			}
 			ps.Plugin = payhook.Plugin(plugin)
@@ -123,10 +123,12 @@ func (s *Store) PutPluginSettings(ctx context.Context, ps payhook.PluginSettings
 	}
 	return s.do(ctx, &op{
 		queue: func(b *pgx.Batch) {
-			b.Queue(`INSERT INTO plugin_settings (plugin, webhook_url, state_filter_enabled, states) VALUES ($1, $2, $3, $4)
+			b.Queue(`INSERT INTO plugin_settings (plugin, webhook_url, state_filter_enabled, states, extended_redelivery)
+				VALUES ($1, $2, $3, $4, $5)
 				ON CONFLICT (plugin) DO UPDATE SET webhook_url = excluded.webhook_url,
-				state_filter_enabled = excluded.state_filter_enabled, states = excluded.states`,
-				string(ps.Plugin), ps.WebhookURL, ps.StateFilterEnabled, states)
+				state_filter_enabled = excluded.state_filter_enabled, states = excluded.states,
+				extended_redelivery = excluded.extended_redelivery`,
+				string(ps.Plugin), ps.WebhookURL, ps.StateFilterEnabled, states, ps.ExtendedRedelivery)
 		},
 		read: func(br pgx.BatchResults) error {
 			_, err := br.Exec()

@@ -386,7 +386,7 @@ func (s *Service) notifications(kind payhook.Kind, t *payhook.Transaction, rs []
 		n := &payhook.Notification{ID: payhook.NewNotificationID(), Kind: kind, SessionID: t.SessionID,
 			ReferenceNumber: ref, URL: r.URL, Status: payhook.StatusPending, Reason: r.Reason,
 			RedirectDecider: r.RedirectDecider, CreatedAt: now, UpdatedAt: now, Body: body, ContentType: ct,
-			NextAttemptAt: now}
+			NextAttemptAt: now, Extended: r.Extended}
 		if r.Reason != "" {
 			n.Status, n.NextAttemptAt = payhook.StatusNotSent, now
 		}

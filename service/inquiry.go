@@ -129,7 +129,7 @@ func (s *Service) notifyAgain(ctx context.Context, c *config, t *payhook.Transac
 	case url != "" && !c.settings.Enabled:
 		recipients = []payhook.Recipient{{URL: url, Reason: payhook.ReasonDisabled}}
 	case url != "":
-		recipients = []payhook.Recipient{{URL: url}}
+		recipients = []payhook.Recipient{{URL: url, Extended: c.settings.ExtendedFor(c.plugins[t.Type], url, false)}}
 	default:
 		recipients = payhook.PaymentRecipients(c.settings, c.plugins[t.Type], t, true)
 		for i := range recipients {

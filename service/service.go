@@ -376,7 +376,12 @@ func (s *Service) PutPluginSettings(ctx context.Context, ps payhook.PluginSettin
 	if err := s.store.PutPluginSettings(ctx, ps); err != nil {
 		return err
 	}
-	s.audit(ctx, "webhook.plugin.put", fmt.Sprintf("%s: webhook_url %q, state_filter_enabled %t, states %v", ps.Plugin, ps.WebhookURL, ps.StateFilterEnabled, ps.States))
+	extended := "null"
+	if ps.ExtendedRedelivery != nil {
+		extended = fmt.Sprint(*ps.ExtendedRedelivery)
+	}
+	s.audit(ctx, "webhook.plugin.put", fmt.Sprintf("%s: webhook_url %q, state_filter_enabled %t, states %v, extended_redelivery %s",
+		ps.Plugin, ps.WebhookURL, ps.StateFilterEnabled, ps.States, extended))
 	return nil
 }
 

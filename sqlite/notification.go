@@ -13,7 +13,8 @@ import (
 )
 
 const notificationColumns = `id, kind, session_id, reference_number, url, status, reason, redirect_decider,
-	created_at, updated_at, body, content_type, round_attempts, next_attempt_at`
+	created_at, updated_at, body, content_type, round_attempts, next_attempt_at,
+	extended, redelivery_attempts, redelivery_ends_at`
 
 func insertNotifications(w *writer, notes []*payhook.Notification, lease payhook.Lease) error {
 	for _, n := range notes {
@@ -22,10 +23,10 @@ func insertNotifications(w *writer, notes []*payhook.Notification, lease payhook
 			owner, until = lease.Owner, micros(lease.Until)
 		}
 		_, err := w.exec(`INSERT INTO notifications (`+notificationColumns+`, lease_owner, lease_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
 			n.ID, string(n.Kind), n.SessionID, n.ReferenceNumber, n.URL, string(n.Status), string(n.Reason),
 			n.RedirectDecider, micros(n.CreatedAt), micros(n.UpdatedAt), n.Body, n.ContentType,
-			n.RoundAttempts, micros(n.NextAttemptAt), owner, until)
+			n.RoundAttempts, micros(n.NextAttemptAt), n.Extended, owner, until)
 		if err != nil {
 			return fmt.Errorf("insert notification: %w", err)
 		}
@@ -37,12 +38,17 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanNotification(sc scanner) (*payhook.Notification, error) {
 	var n payhook.Notification
-	var created, updated, next int64
+	var created, updated, next, ends int64
+	var made int
 	if err := sc.Scan(&n.ID, &n.Kind, &n.SessionID, &n.ReferenceNumber, &n.URL, &n.Status, &n.Reason,
-		&n.RedirectDecider, &created, &updated, &n.Body, &n.ContentType, &n.RoundAttempts, &next); err != nil {
+		&n.RedirectDecider, &created, &updated, &n.Body, &n.ContentType, &n.RoundAttempts, &next,
+		&n.Extended, &made, &ends); err != nil {
 		return nil, err
 	}
 	n.CreatedAt, n.UpdatedAt, n.NextAttemptAt = fromMicros(created), fromMicros(updated), fromMicros(next)
+	if ends > 0 {
+		n.Redelivery = &payhook.Redelivery{NextAttemptAt: n.NextAttemptAt, EndsAt: fromMicros(ends), AttemptsMade: made}
+	}
 	return &n, nil
 }
 
@@ -189,10 +195,13 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease payhook.Lease
 	var out []*payhook.Notification
 	err := s.do(ctx, func(w *writer) error {
 		out = out[:0]
-		rows, err := w.query(`UPDATE notifications SET lease_owner = ?, lease_until = ?
-			WHERE id IN (SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= ? AND lease_until < ?
-				ORDER BY next_attempt_at LIMIT ?)
-			RETURNING `+notificationColumns, lease.Owner, micros(lease.Until), micros(now), micros(now), limit)
+		rows, err := w.query(`UPDATE notifications SET lease_owner = ?3, lease_until = ?4
+			WHERE id IN (SELECT id FROM (
+					SELECT id, next_attempt_at FROM notifications WHERE status = 'pending' AND next_attempt_at <= ?1 AND lease_until < ?1
+					UNION ALL
+					SELECT id, next_attempt_at FROM notifications WHERE redelivery_ends_at > 0 AND next_attempt_at <= ?1 AND lease_until < ?1)
+				ORDER BY next_attempt_at LIMIT ?2)
+			RETURNING `+notificationColumns, micros(now), limit, lease.Owner, micros(lease.Until))
 		if err != nil {
 			return fmt.Errorf("claim notifications: %w", err)
 		}
@@ -212,7 +221,8 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease payhook.Lease
 // ReleaseLease gives back a pending notification owner holds.
 func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
 	return s.do(ctx, func(w *writer) error {
-		_, err := w.exec(`UPDATE notifications SET lease_owner = '', lease_until = 0 WHERE id = ? AND status = 'pending' AND lease_owner = ?`, id, owner)
+		_, err := w.exec(`UPDATE notifications SET lease_owner = '', lease_until = 0
+			WHERE id = ? AND (status = 'pending' OR redelivery_ends_at > 0) AND lease_owner = ?`, id, owner)
 		return err
 	})
 }
@@ -221,7 +231,8 @@ func (s *Store) ReleaseLease(ctx context.Context, id, owner string) error {
 func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) (int, error) {
 	var n int
 	err := s.do(ctx, func(w *writer) error {
-		res, err := w.exec(`UPDATE notifications SET lease_until = ? WHERE status = 'pending' AND lease_owner = ?`, micros(until), owner)
+		res, err := w.exec(`UPDATE notifications SET lease_until = ?
+			WHERE (status = 'pending' OR redelivery_ends_at > 0) AND lease_owner = ?`, micros(until), owner)
 		if err != nil {
 			return fmt.Errorf("renew leases: %w", err)
 		}
@@ -268,11 +279,12 @@ func (s *Store) Resend(ctx context.Context, id string, now time.Time, lease payh
 			return payhook.Errorf(payhook.ECONFLICT, "notification %s was not sent (%s); there is nothing to re-send: notify again instead", id, n.Reason)
 		}
 		if _, err := w.exec(`UPDATE notifications SET status = 'pending', round_attempts = 0, next_attempt_at = ?,
-			lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
+			redelivery_attempts = 0, redelivery_ends_at = 0, lease_owner = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
 			micros(now), lease.Owner, micros(lease.Until), micros(now), id); err != nil {
 			return err
 		}
 		n.Status, n.RoundAttempts, n.NextAttemptAt, n.UpdatedAt = payhook.StatusPending, 0, now, now
+		n.Redelivery = nil
 		queued = true
 		return nil
 	})
@@ -296,7 +308,7 @@ func (s *Store) ResendMatching(ctx context.Context, f payhook.NotificationFilter
 	var n int
 	err := s.do(ctx, func(w *writer) error {
 		res, err := w.s.conn.ExecContext(w.ctx, `UPDATE notifications SET status = 'pending', round_attempts = 0,
-			next_attempt_at = ?, lease_owner = '', lease_until = 0, updated_at = ?`+where,
+			redelivery_attempts = 0, redelivery_ends_at = 0, next_attempt_at = ?, lease_owner = '', lease_until = 0, updated_at = ?`+where,
 			append([]any{micros(now), micros(now)}, args...)...)
 		if err != nil {
 			return fmt.Errorf("resend notifications: %w", err)

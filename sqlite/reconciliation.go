@@ -81,10 +81,10 @@ func (s *Store) AddDigestNotification(ctx context.Context, n *payhook.Notificati
 	var added bool
 	err := s.do(ctx, func(w *writer) error {
 		res, err := w.exec(`INSERT INTO notifications (`+notificationColumns+`, lease_owner, lease_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			n.ID, string(n.Kind), n.SessionID, n.ReferenceNumber, n.URL, string(n.Status), string(n.Reason),
 			n.RedirectDecider, micros(n.CreatedAt), micros(n.UpdatedAt), n.Body, n.ContentType,
-			n.RoundAttempts, micros(n.NextAttemptAt), lease.Owner, micros(lease.Until))
+			n.RoundAttempts, micros(n.NextAttemptAt), n.Extended, lease.Owner, micros(lease.Until))
 		if err != nil {
 			return fmt.Errorf("insert digest notification: %w", err)
 		}

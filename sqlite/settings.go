@@ -57,7 +57,7 @@ func (s *Store) SaveSettings(ctx context.Context, st *payhook.Settings) error {
 
 // PluginSettings returns one plugin's settings.
 func (s *Store) PluginSettings(ctx context.Context, p payhook.Plugin) (payhook.PluginSettings, bool, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states FROM plugin_settings WHERE plugin = ?`, string(p))
+	rows, err := s.read.QueryContext(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states, extended_redelivery FROM plugin_settings WHERE plugin = ?`, string(p))
 	if err != nil {
 		return payhook.PluginSettings{}, false, fmt.Errorf("load plugin settings: %w", err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) PluginSettings(ctx context.Context, p payhook.Plugin) (payhook.P
 
 // ListPluginSettings returns every configured plugin, by name.
 func (s *Store) ListPluginSettings(ctx context.Context) ([]payhook.PluginSettings, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states FROM plugin_settings ORDER BY plugin`)
+	rows, err := s.read.QueryContext(ctx, `SELECT plugin, webhook_url, state_filter_enabled, states, extended_redelivery FROM plugin_settings ORDER BY plugin`)
 	if err != nil {
 		return nil, fmt.Errorf("list plugin settings: %w", err)
 	}
@@ -83,8 +83,12 @@ func scanPluginSettings(rows *sql.Rows) ([]payhook.PluginSettings, error) {
 	for rows.Next() {
 		var ps payhook.PluginSettings
 		var states string
-		if err := rows.Scan(&ps.Plugin, &ps.WebhookURL, &ps.StateFilterEnabled, &states); err != nil {
+		var extended sql.NullBool
+		if err := rows.Scan(&ps.Plugin, &ps.WebhookURL, &ps.StateFilterEnabled, &states, &extended); err != nil {
 			return nil, err
+		}
+		if extended.Valid {
+			ps.ExtendedRedelivery = &extended.Bool
 		}
 		if err := json.Unmarshal([]byte(states), &ps.States); err != nil {
 			return nil, fmt.Errorf("decode states: %w", err)
@@ -104,10 +108,12 @@ func (s *Store) PutPluginSettings(ctx context.Context, ps payhook.PluginSettings
 		return err
 	}
 	return s.do(ctx, func(w *writer) error {
-		_, err := w.exec(`INSERT INTO plugin_settings (plugin, webhook_url, state_filter_enabled, states) VALUES (?, ?, ?, ?)
+		_, err := w.exec(`INSERT INTO plugin_settings (plugin, webhook_url, state_filter_enabled, states, extended_redelivery)
+			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (plugin) DO UPDATE SET webhook_url = excluded.webhook_url,
-			state_filter_enabled = excluded.state_filter_enabled, states = excluded.states`,
-			string(ps.Plugin), ps.WebhookURL, ps.StateFilterEnabled, string(states))
+			state_filter_enabled = excluded.state_filter_enabled, states = excluded.states,
+			extended_redelivery = excluded.extended_redelivery`,
+			string(ps.Plugin), ps.WebhookURL, ps.StateFilterEnabled, string(states), ps.ExtendedRedelivery)
 		return err
 	})
 }

@@ -47,6 +47,8 @@ type Store struct {
 	// The checkpointer (checkpoint.go): its own connection, and done when it stopped.
 	ckpt     *sql.DB
 	ckptDone chan struct{}
+	// order is OrderBlocker's statement, prepared once on the readers (redelivery.go).
+	order preparedRead
 }
 
 // op is one write operation and where its result goes.

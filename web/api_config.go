@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"errors"
 	"net/http"
 
 	"github.com/payhook/payhook"
@@ -91,6 +93,15 @@ func (s *Server) putPlugin(w http.ResponseWriter, r *http.Request) error {
 			err = decodeStrict(raw, &ps.StateFilterEnabled)
 		case "states":
 			err = decodeStrict(raw, &ps.States)
+		case "extended_redelivery": // null (follow the global setting), true or false
+			if !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+				var v bool
+				if err = decodeStrict(raw, &v); err == nil {
+					ps.ExtendedRedelivery = &v
+				} else {
+					err = errors.New("Must be true, false or null (follow the global extended_redelivery).")
+				}
+			}
 		default:
 			fe.Add(name, "Unknown field.")
 		}

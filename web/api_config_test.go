@@ -58,6 +58,14 @@ func TestConfig_DefaultsAreTheDocuments(t *testing.T) {
 	for _, k := range []string{"endpoint_failing_after", "endpoint_disable_after", "endpoint_resume_rate", "operations_notices_url"} {
 		delete(got, k)
 	}
+	// extended redelivery (payhook's own, issue 10): off, the default schedule
+	require.Equal(t, false, got["extended_redelivery"])
+	require.Equal(t, []any{60.0, 300.0, 1800.0, 7200.0, 21600.0, 43200.0, 86400.0}, got["extended_schedule"])
+	require.Nil(t, got["operations_extended_redelivery"])
+	require.Contains(t, got, "operations_extended_redelivery")
+	delete(got, "extended_redelivery")
+	delete(got, "extended_schedule")
+	delete(got, "operations_extended_redelivery")
 	require.Equal(t, map[string]any{
 		"enabled":                  false,
 		"api_transactions_enabled": false,
@@ -255,7 +263,7 @@ func TestPlugins_PutGetListDelete(t *testing.T) {
 	cfg := map[string]any{"webhook_url": "https://merchant.example/hook", "state_filter_enabled": true, "states": []any{"paid", "failed"}}
 	put := env.JSON("PUT", pluginsPath+"e_commerce/", cfg, http.StatusOK)
 	want := map[string]any{"plugin": "e_commerce", "webhook_url": "https://merchant.example/hook",
-		"state_filter_enabled": true, "states": []any{"paid", "failed"}}
+		"state_filter_enabled": true, "states": []any{"paid", "failed"}, "extended_redelivery": nil}
 	require.Equal(t, want, put)
 	require.Equal(t, want, env.JSON("GET", pluginsPath+"e_commerce/", nil, http.StatusOK))
 	require.Equal(t, want, env.JSON("GET", pluginsPath+"e_commerce", nil, http.StatusOK))
@@ -267,7 +275,7 @@ func TestPlugins_PutGetListDelete(t *testing.T) {
 	// PUT replaces the whole configuration.
 	env.JSON("PUT", pluginsPath+"e_commerce", map[string]any{"webhook_url": "https://merchant.example/other"}, http.StatusOK)
 	require.Equal(t, map[string]any{"plugin": "e_commerce", "webhook_url": "https://merchant.example/other",
-		"state_filter_enabled": false, "states": []any{}}, env.JSON("GET", pluginsPath+"e_commerce/", nil, http.StatusOK))
+		"state_filter_enabled": false, "states": []any{}, "extended_redelivery": nil}, env.JSON("GET", pluginsPath+"e_commerce/", nil, http.StatusOK))
 
 	env.JSON("PUT", pluginsPath+"payment_request/", map[string]any{"plugin": "payment_request", "states": []any{"canceled", "authorized"}}, http.StatusOK)
 	require.Equal(t, 2.0, env.JSON("GET", pluginsPath, nil, http.StatusOK)["count"])

@@ -149,5 +149,15 @@ func notificationAnswer(n *payhook.Notification) map[string]any {
 		"url": urlv, "status": string(n.Status), "reason": reason, "redirect_decider": n.RedirectDecider,
 		"created_at": rfc3339(n.CreatedAt), "updated_at": rfc3339(n.UpdatedAt), "next_attempt_at": next,
 		"content_type": n.ContentType, "payload": body, "attempts": attempts,
+		"extended_redelivery": n.Extended, "redelivery": redeliveryObject(n.Redelivery),
 	}
+}
+
+// redeliveryObject is a notification's extended redelivery in the API: null unless
+// extended attempts remain (the notification is then failed, as Ottu's round ended).
+func redeliveryObject(r *payhook.Redelivery) any {
+	if r == nil {
+		return nil
+	}
+	return map[string]any{"next_attempt_at": rfc3339(r.NextAttemptAt), "ends_at": rfc3339(r.EndsAt), "attempts_made": r.AttemptsMade}
 }

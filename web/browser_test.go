@@ -129,7 +129,7 @@ func TestBrowser(t *testing.T) {
 		list := env.JSON("GET", pluginsPath, nil, http.StatusOK)
 		require.Equal(t, 1.0, list["count"])
 		require.Equal(t, []any{map[string]any{"plugin": "e_commerce", "webhook_url": rc.URL,
-			"state_filter_enabled": true, "states": []any{"paid"}}}, list["results"])
+			"state_filter_enabled": true, "states": []any{"paid"}, "extended_redelivery": nil}}, list["results"])
 
 		// The next payment notifies the plugin's URL; a declined one is filtered out.
 		paid := paidCheckout(t, env, nil, nil)

@@ -23,6 +23,10 @@ type configForm struct {
 	OperationsWebhookURL, Emails, Timeout, Retries, BackoffFactor, Version, Format, UserAgent string
 
 	healthForm // endpoint health and operator notices (dashboard_config_health.go)
+	// Extended redelivery (redelivery.go): the schedule as "60, 300, …" and the operations
+	// URL's override as "" (follow), "true" or "false".
+	ExtendedRedelivery                             bool
+	ExtendedSchedule, OperationsExtendedRedelivery string
 }
 
 func configFormOf(st payhook.Settings) configForm {
@@ -34,13 +38,48 @@ func configFormOf(st payhook.Settings) configForm {
 		Version: st.Version, Format: st.Format, UserAgent: st.UserAgent,
 		DigestNotifications: st.DigestNotifications,
 		healthForm:          healthFormOf(st.EndpointHealthSettings),
+		ExtendedRedelivery:  st.ExtendedRedelivery, ExtendedSchedule: formatSchedule(st.Masked().ExtendedSchedule),
+		OperationsExtendedRedelivery: formatOverride(st.OperationsExtendedRedelivery),
 	}
+}
+
+// formatSchedule shows an extended schedule as the form takes it: "60, 300, 1800".
+func formatSchedule(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = formatSeconds(x)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// formatOverride shows a nil/true/false override as the form's select values.
+func formatOverride(v *bool) string {
+	if v == nil {
+		return ""
+	}
+	return strconv.FormatBool(*v)
+}
+
+// schedulePatch reads the schedule field: numbers separated by commas or spaces. A part
+// that is not a number is passed on as a string, for Apply to name the field.
+func schedulePatch(v string) json.RawMessage {
+	out := []float64{}
+	for _, part := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == ';' || r == '\n' }) {
+		x, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			b, _ := json.Marshal(v)
+			return b
+		}
+		out = append(out, x)
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // configCheckboxes are the General tab's checkboxes: an unchecked box is not posted at
 // all, so a missing one means off.
 var configCheckboxes = []string{"enabled", "api_transactions_enabled", "ignore_ssl", "notify_on_error", "retry_enabled", "standard_webhooks",
-	"digest_notifications"}
+	"digest_notifications", "extended_redelivery"}
 
 // configPatch turns the posted General tab into the config API's PATCH body, so that the
 // page and the API validate and save through the same UpdateSettings. Checkboxes are
@@ -75,6 +114,8 @@ func configPatch(f url.Values) (payhook.SettingsPatch, configForm) {
 			typed.StandardWebhooks = on
 		case "digest_notifications":
 			typed.DigestNotifications = on
+		case "extended_redelivery":
+			typed.ExtendedRedelivery = on
 		}
 	}
 	text := func(name string, dst *string, patch func(string)) {
@@ -110,6 +151,17 @@ func configPatch(f url.Values) (payhook.SettingsPatch, configForm) {
 	text("format", &typed.Format, func(v string) { set("format", v) })
 	text("user_agent", &typed.UserAgent, func(v string) { set("user_agent", v) })
 	typed.healthForm.patch(text, number, set)
+	text("extended_schedule", &typed.ExtendedSchedule, func(v string) { p["extended_schedule"] = schedulePatch(v) })
+	text("operations_extended_redelivery", &typed.OperationsExtendedRedelivery, func(v string) {
+		switch v {
+		case "":
+			p["operations_extended_redelivery"] = json.RawMessage("null")
+		case "true", "false":
+			p["operations_extended_redelivery"] = json.RawMessage(v)
+		default:
+			set("operations_extended_redelivery", v)
+		}
+	})
 	return p, typed
 }
 
@@ -130,6 +182,7 @@ func mergeTyped(typed, saved configForm) configForm {
 		{&typed.OperationsWebhookURL, &saved.OperationsWebhookURL}, {&typed.Emails, &saved.Emails},
 		{&typed.Timeout, &saved.Timeout}, {&typed.Retries, &saved.Retries}, {&typed.BackoffFactor, &saved.BackoffFactor},
 		{&typed.Version, &saved.Version}, {&typed.Format, &saved.Format}, {&typed.UserAgent, &saved.UserAgent},
+		{&typed.ExtendedSchedule, &saved.ExtendedSchedule}, {&typed.OperationsExtendedRedelivery, &saved.OperationsExtendedRedelivery},
 	} {
 		if *p.dst == "\x00" {
 			*p.dst = *p.src
@@ -520,6 +573,11 @@ func (s *Server) pluginPost(w http.ResponseWriter, r *http.Request, d *dash) err
 	for _, st := range r.PostForm["states"] {
 		ps.States = append(ps.States, payhook.State(st))
 	}
+	switch v := r.PostForm.Get("extended_redelivery"); v {
+	case "true", "false":
+		on := v == "true"
+		ps.ExtendedRedelivery = &on
+	}
 	err = s.svc.PutPluginSettings(r.Context(), ps)
 	if errs := fieldErrors(err); errs != nil {
 		_, ok, lerr := s.svc.PluginSettings(r.Context(), p)
@@ -570,3 +628,7 @@ func (s *Server) pluginDelete(w http.ResponseWriter, r *http.Request, d *dash) e
 	seeOther(w, r, DashboardPath+"/webhook/plugins", "plugin_deleted")
 	return nil
 }
+
+// ExtendedChoice is the plugin's extended-redelivery override as the form's select
+// value: "" (follow the global setting), "true" or "false".
+func (p pluginPage) ExtendedChoice() string { return formatOverride(p.Form.ExtendedRedelivery) }

@@ -276,7 +276,7 @@ func TestDashboardPlugins_AddEditDelete(t *testing.T) {
 	require.True(t, hasID(list, "delete-e_commerce"))
 	got := env.JSON("GET", "/b/webhook/v1/plugins/e_commerce/", nil, http.StatusOK)
 	require.Equal(t, map[string]any{"plugin": "e_commerce", "webhook_url": "https://shop.example/hook",
-		"state_filter_enabled": true, "states": []any{"paid", "failed"}}, got)
+		"state_filter_enabled": true, "states": []any{"paid", "failed"}, "extended_redelivery": nil}, got)
 
 	// The form shows what was saved.
 	form = b.getOK("/dashboard/webhook/plugins/e_commerce")

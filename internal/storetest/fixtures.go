@@ -389,6 +389,9 @@ func requireSameTransaction(t *testing.T, want, got *payhook.Transaction) {
 func comparableNotification(n *payhook.Notification) *payhook.Notification {
 	c := *n
 	c.CreatedAt, c.UpdatedAt, c.NextAttemptAt = utc(c.CreatedAt), utc(c.UpdatedAt), utc(c.NextAttemptAt)
+	if r := c.Redelivery; r != nil {
+		c.Redelivery = &payhook.Redelivery{NextAttemptAt: utc(r.NextAttemptAt), EndsAt: utc(r.EndsAt), AttemptsMade: r.AttemptsMade}
+	}
 	c.Attempts = make([]payhook.Attempt, len(n.Attempts))
 	for i, a := range n.Attempts {
 		a.StartedAt = utc(a.StartedAt)

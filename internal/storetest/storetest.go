@@ -81,6 +81,9 @@ func Run(t *testing.T, h Harness) {
 		{"RecordAttempt", testRecordAttempt},
 		{"RenewLeases", testRenewLeases},
 		{"ReleaseLease", testReleaseLease},
+		{"RecordExtendedAttempt", testRecordExtendedAttempt},
+		{"OrderBlocker", testOrderBlocker},
+		{"PluginSettingsExtendedRedelivery", testPluginSettingsExtendedRedelivery},
 
 		{"Users", testUsers},
 		{"Sessions", testSessions},
