@@ -105,7 +105,7 @@ type auditForm struct {
 
 // auditActions are the actions the filter offers (a prefix ending in "." selects a group).
 var auditActions = []string{"sign_in", "sign_in.failed", "user.", "operation.", "payment_request.create",
-	"transaction.notify_again", "notification.", "notification.resend", "notification.resend_bulk", "notification.test",
+	"transaction.notify_again", "notification.", "notification.resend", "notification.resend_bulk", "notification.test", "endpoint.resume",
 	"webhook.", "webhook.config.update", "webhook.plugin.", "api_key."}
 
 // auditWords say what an audit action is, in words (the action's code is shown beside).

@@ -8,6 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -486,4 +489,27 @@ func TestAudit_ActionsReadInWords(t *testing.T) {
 	require.Contains(t, page, "<td>Signed in <code>sign_in</code></td>")
 	require.Contains(t, page, "<td>User added <code>user.create</code></td>")
 	require.Contains(t, page, `<option value="operation." >Any operation (operation.*)</option>`)
+}
+
+// TestAudit_EveryActionHasWords: every action the service records reads in words on the
+// audit page and can be chosen in its filter.
+func TestAudit_EveryActionHasWords(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../service/*.go")
+	require.NoError(t, err)
+	re := regexp.MustCompile(`s\.(?:audit|auditPerson)\([^,]+, "([a-z_.]+)"`)
+	seen := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			action := m[1]
+			seen++
+			if strings.HasSuffix(action, ".") {
+				continue // operation.<name>: every operation has its words
+			}
+			require.NotEqual(t, action, web.AuditWord(action), "no words for %s", action)
+		}
+	}
+	require.Greater(t, seen, 10)
 }
