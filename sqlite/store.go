@@ -44,9 +44,6 @@ type Store struct {
 	closed chan struct{}
 	once   sync.Once
 	done   chan struct{}
-	// The checkpointer (checkpoint.go): its own connection, and done when it stopped.
-	ckpt     *sql.DB
-	ckptDone chan struct{}
 	// order is OrderBlocker's statement, prepared once on the readers (redelivery.go).
 	order preparedRead
 }
@@ -163,13 +160,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s.read.SetMaxOpenConns(8)
 	s.read.SetMaxIdleConns(8)
-	if err := s.startCheckpoints(ctx); err != nil {
-		s.read.Close()
-		s.conn.Close()
-		s.write.Close()
-		s.lock.release()
-		return nil, err
-	}
 	go s.loop()
 	return s, nil
 }
@@ -342,7 +332,6 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closed) })
 	<-s.done
-	ckptErr := s.stopCheckpoints()
 	for _, st := range s.stmts {
 		st.Close()
 	}
@@ -350,9 +339,6 @@ func (s *Store) Close() error {
 	err := s.write.Close()
 	if rerr := s.read.Close(); err == nil {
 		err = rerr
-	}
-	if err == nil {
-		err = ckptErr
 	}
 	s.lock.release()
 	return err
