@@ -131,8 +131,9 @@ type EndpointHealthStore interface {
 	EndpointHealth(ctx context.Context, url string) (EndpointHealth, error)
 	// ListEndpointHealth returns every URL with a health row, in URL order, with counts.
 	ListEndpointHealth(ctx context.Context) ([]EndpointHealth, error)
-	// UnhealthyEndpoints returns the URLs that are not healthy, without counts (cheap:
-	// the delivery engine polls it).
+	// UnhealthyEndpoints returns the URLs that are not healthy or are in a streak of
+	// failures (FirstFailureAt set), without counts (cheap: the delivery engine polls it,
+	// and writes a success only for these URLs).
 	UnhealthyEndpoints(ctx context.Context) ([]EndpointHealth, error)
 	// HoldNotification makes a pending notification that owner leases held, unleased;
 	// ErrLeaseLost when owner does not lease it (nothing changes).

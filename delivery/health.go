@@ -67,6 +67,11 @@ type Health struct {
 
 	known  map[string]knownHealth  // Health's goroutine only
 	policy *payhook.EndpointPolicy // Health's goroutine only: read at each refresh
+	// troubled are the URLs the last refresh found not healthy or in a streak of failures
+	// (Health's goroutine only). A success to any other URL that is not known changes
+	// nothing in the store and is not written: most URLs never fail, and a merchant may
+	// give every transaction a URL of its own (a write per notification, a row per URL).
+	troubled map[string]bool
 }
 
 type healthEvent struct {
@@ -95,7 +100,7 @@ func NewHealth(cfg HealthConfig) *Health {
 		cfg.Logger = slog.Default()
 	}
 	h := &Health{cfg: cfg, events: make(chan healthEvent, cfg.QueueSize), stop: make(chan struct{}),
-		done: make(chan struct{}), resumed: map[string]time.Time{}, known: map[string]knownHealth{}}
+		done: make(chan struct{}), resumed: map[string]time.Time{}, known: map[string]knownHealth{}, troubled: map[string]bool{}}
 	h.disabled.Store(&map[string]bool{})
 	return h
 }
@@ -202,12 +207,14 @@ func (h *Health) refresh() {
 		h.cfg.Logger.Warn("endpoint health: read the unhealthy URLs", "err", err)
 		return
 	}
-	disabled := map[string]bool{}
+	disabled, troubled := map[string]bool{}, make(map[string]bool, len(list))
 	for _, e := range list {
+		troubled[e.URL] = true
 		if e.State == payhook.EndpointDisabled {
 			disabled[e.URL] = true
 		}
 	}
+	h.troubled = troubled
 	h.mu.Lock()
 	for url, at := range h.resumed {
 		switch {
@@ -243,6 +250,12 @@ func (h *Health) apply(ev healthEvent) {
 	p := *h.policy
 	now := h.cfg.Clock.Now()
 	k, ok := h.known[ev.url]
+	if !ok && !ev.failed && !h.troubled[ev.url] {
+		// Healthy with no streak as of the last refresh (at most Refresh ago): a success
+		// changes nothing. A streak another process began since is cleared by the next
+		// success after the refresh that finds it.
+		return
+	}
 	if ok && now.Sub(k.synced) < h.cfg.Touch {
 		if next, change := k.h.Observe(ev.failed, ev.at, p); change == "" &&
 			next.FirstFailureAt.Equal(k.h.FirstFailureAt) && next.State == k.h.State {
@@ -257,6 +270,11 @@ func (h *Health) apply(ev healthEvent) {
 	}
 	healthWrites.Inc()
 	h.known[ev.url] = knownHealth{h: stored, synced: now}
+	if stored.State != payhook.EndpointHealthy || !stored.FirstFailureAt.IsZero() {
+		h.troubled[ev.url] = true
+	} else {
+		delete(h.troubled, ev.url)
+	}
 	h.mu.Lock()
 	h.setDisabled(ev.url, stored.State == payhook.EndpointDisabled)
 	h.mu.Unlock()

@@ -55,11 +55,12 @@ func TestHealth_WritesOnlyWhatMayChangeAndTellsEachChangeOnce(t *testing.T) {
 		}, 5*time.Second, 5*time.Millisecond, msg)
 		return got
 	}
-	got := eventually(func(e payhook.EndpointHealth) bool { return !e.LastSuccessAt.IsZero() }, "the first success is written")
-	time.Sleep(50 * time.Millisecond)
-	got, err = store.EndpointHealth(context.Background(), u)
-	require.NoError(t, err)
-	require.Equal(t, t0, got.LastSuccessAt.UTC(), "the 499 successes after the first changed nothing: not written")
+	// Successes to a URL that never failed change nothing: none is written (outcomes are
+	// applied in order, so once the failure below is stored, the 500 were seen).
+	h.Observe(u, true, t0.Add(time.Second))
+	got := eventually(func(e payhook.EndpointHealth) bool { return !e.FirstFailureAt.IsZero() }, "the first failure is written")
+	require.True(t, got.LastSuccessAt.IsZero(), "the 500 successes before it were not written")
+	require.Equal(t, t0.Add(time.Second), got.FirstFailureAt.UTC())
 
 	h.Observe(u, true, t0.Add(time.Second))
 	h.Observe(u, true, t0.Add(1500*time.Millisecond))

@@ -110,9 +110,9 @@ func (s *Store) ListEndpointHealth(ctx context.Context) ([]payhook.EndpointHealt
 	return s.listEndpointHealth(ctx, `SELECT `+endpointHealthColumns+endpointHealthCounts+` FROM endpoint_health h ORDER BY url`, true)
 }
 
-// UnhealthyEndpoints returns the URLs that are not healthy.
+// UnhealthyEndpoints returns the URLs that are not healthy or are in a streak of failures.
 func (s *Store) UnhealthyEndpoints(ctx context.Context) ([]payhook.EndpointHealth, error) {
-	return s.listEndpointHealth(ctx, `SELECT `+endpointHealthColumns+` FROM endpoint_health WHERE state <> 'healthy' ORDER BY url`, false)
+	return s.listEndpointHealth(ctx, `SELECT `+endpointHealthColumns+` FROM endpoint_health WHERE state <> 'healthy' OR first_failure_at > 0 ORDER BY url`, false)
 }
 
 // HoldNotification makes a pending notification that owner leases held.
