@@ -192,28 +192,7 @@ const releaseHeld = `UPDATE notifications n SET status = 'pending', round_attemp
 
 // ReleaseHeld makes up to limit of url's held notifications pending again, oldest first.
 func (s *Store) ReleaseHeld(ctx context.Context, url string, now time.Time, lease payhook.Lease, limit int) ([]*payhook.Notification, error) {
-	var out []*payhook.Notification
-	err := s.do(ctx, &op{
-		queue: func(b *pgx.Batch) {
-			b.Queue(releaseHeld, micros(now), lease.Owner, micros(lease.Until), url, sqlLimit(limit))
-		},
-		read: func(br pgx.BatchResults) error {
-			out = out[:0]
-			rows, err := br.Query()
-			if err != nil {
-				return fmt.Errorf("release held notifications: %w", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				n, err := scanNotification(rows)
-				if err != nil {
-					return fmt.Errorf("release held notifications: %w", err)
-				}
-				out = append(out, n)
-			}
-			return wrap("release held notifications", rows.Err())
-		},
-	})
+	out, err := s.writeNotifications(ctx, "release held notifications", releaseHeld, micros(now), lease.Owner, micros(lease.Until), url, sqlLimit(limit))
 	if err != nil {
 		return nil, err
 	}

@@ -237,28 +237,7 @@ const claimDue = `WITH ottu AS (SELECT id, next_attempt_at FROM notifications
 // ClaimDue leases up to limit pending notifications that are due at now and whose lease
 // expired (or that have none), oldest due first.
 func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease payhook.Lease, limit int) ([]*payhook.Notification, error) {
-	var out []*payhook.Notification
-	err := s.do(ctx, &op{
-		queue: func(b *pgx.Batch) {
-			b.Queue(claimDue, lease.Owner, micros(lease.Until), micros(now), sqlLimit(limit))
-		},
-		read: func(br pgx.BatchResults) error {
-			out = out[:0]
-			rows, err := br.Query()
-			if err != nil {
-				return fmt.Errorf("claim notifications: %w", err)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				n, err := scanNotification(rows)
-				if err != nil {
-					return fmt.Errorf("claim notifications: %w", err)
-				}
-				out = append(out, n)
-			}
-			return wrap("claim notifications", rows.Err())
-		},
-	})
+	out, err := s.writeNotifications(ctx, "claim notifications", claimDue, lease.Owner, micros(lease.Until), micros(now), sqlLimit(limit))
 	if err != nil {
 		return nil, err
 	}
@@ -449,4 +428,33 @@ func (s *Store) ResendMatching(ctx context.Context, f payhook.NotificationFilter
 		return 0, err
 	}
 	return n, nil
+}
+
+// writeNotifications runs, in the writer's batch, a statement that changes notifications
+// and returns them (RETURNING the notification columns), and reads them back.
+func (s *Store) writeNotifications(ctx context.Context, what, query string, args ...any) ([]*payhook.Notification, error) {
+	var out []*payhook.Notification
+	err := s.do(ctx, &op{
+		queue: func(b *pgx.Batch) { b.Queue(query, args...) },
+		read: func(br pgx.BatchResults) error {
+			out = out[:0]
+			rows, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				n, err := scanNotification(rows)
+				if err != nil {
+					return fmt.Errorf("%s: %w", what, err)
+				}
+				out = append(out, n)
+			}
+			return wrap(what, rows.Err())
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
